@@ -19,6 +19,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "predict": ("wholebody.cli.predict", "133 keypoints + 3D for every person in images or videos"),
     "train": ("wholebody.cli.train", "train ZoomNet / HRNet-133 / DOPE"),
     "export": ("wholebody.cli.export", "export a checkpoint to ONNX"),
+    "models": ("wholebody.cli.models", "prepare / list the offline model files (run once after install)"),
 }
 
 
