@@ -116,7 +116,7 @@ def _numeric_rows(path, values, key, width, record_ids) -> np.ndarray:
     if not finite.all():
         i = int(np.flatnonzero(~finite)[0])
         j = int(np.flatnonzero(~np.isfinite(rows[i]))[0])
-        raise AnnotationError(path, _name(record_ids, i), key, f"value {j} is {rows[i, j]!r}, must be finite (no NaN or infinity)")
+        raise AnnotationError(path, _name(record_ids, i), key, f"value {j} is {float(rows[i, j])!r}, must be finite (no NaN or infinity)")
     return rows
 
 
