@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command of the README (and of .ci/run): install the project with its test
+# dependencies into ./.venv, prepare the offline model files, run the suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+. .venv/bin/activate
+pip install -q -e ".[dev]"
+# xtcocotools, the reference evaluator of the parity tests: its 1.14.3 wheel is built against
+# numpy 1.x and fails to import with numpy 2, so build it from source against the installed numpy.
+python -c "import xtcocotools.cocoeval" 2>/dev/null \
+  || pip install -q --no-build-isolation --no-binary xtcocotools "xtcocotools==1.14.3"
+if [ -f scripts/prepare_models.sh ]; then bash scripts/prepare_models.sh; fi
+export OMP_NUM_THREADS=1
+python -m pytest -q "$@"
