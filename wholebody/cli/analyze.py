@@ -1,0 +1,83 @@
+"""Error diagnosis of COCO-WholeBody results (Ronchi & Perona, ICCV 2017), per part.
+
+For each part (body, foot, face, left hand, right hand, whole body): counts keypoint errors
+(jitter, inversion, swap, miss) of the results matched to a person, background false positives
+and false negatives, then re-evaluates after fixing each error type cumulatively.  Writes to
+--out: ``summary.json`` (counts and AP after each fix), ``pr_<part>.png`` (PR curves at
+--pr-oks) and ``pr_all.png`` (all parts), and prints a table of AP at --pr-oks per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from wholebody.data.atomic import atomic_write_bytes
+from wholebody.data.errors import WholebodyError
+from wholebody.eval.accumulate import IOU_THRESHOLDS
+from wholebody.schema import EVAL_PARTS
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("gt", help="COCO-WholeBody ground-truth JSON")
+    parser.add_argument("results", help="COCO-WholeBody results JSON (list of people)")
+    parser.add_argument("--out", required=True, help="output folder (created if missing)")
+    parser.add_argument("--parts", nargs="+", choices=EVAL_PARTS, default=list(EVAL_PARTS), help="parts to analyse")
+    parser.add_argument("--match-oks", type=float, default=0.1,
+                        help="OKS threshold of the matching that decides which person a result is (default 0.1)")
+    parser.add_argument("--pr-oks", type=float, default=0.75,
+                        help="OKS threshold of the PR curves, one of 0.50, 0.55, ..., 0.95 (default 0.75)")
+
+
+def _table(analyses, pr_oks: float) -> str:
+    from wholebody.eval.analysis_fixes import STEPS
+
+    names = {"original": "original", "background_fp": "-bg FP", "false_negatives": "-FN"}
+    head = f"{'part':<10}" + "".join(f"{names.get(s, '+' + s):>11}" for s in STEPS)
+    lines = [f"AP at OKS {pr_oks:g} after each cumulative fix", head, "-" * len(head)]
+    for part, analysis in analyses.items():
+        lines.append(f"{part:<10}" + "".join(f"{s.ap_at_oks:11.3f}" for s in analysis.steps))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wholebody.data.cocowb import load_ground_truth, load_results
+    from wholebody.eval.analysis import GOOD_KS, JITTER_KS
+    from wholebody.eval.analysis_fixes import analyze
+    from wholebody.viz.pr_plots import write_overview, write_part_plot
+
+    if not 0 < args.match_oks < 1:
+        log.error("--match-oks must be between 0 and 1, got %s", args.match_oks)
+        return 2
+    if not np.isclose(IOU_THRESHOLDS, args.pr_oks).any():
+        log.error("--pr-oks must be one of %s, got %s", ", ".join(f"{t:.2f}" for t in IOU_THRESHOLDS), args.pr_oks)
+        return 2
+    try:
+        gt = load_ground_truth(args.gt)
+        res = load_results(args.results, gt=gt)
+        analyses = analyze(gt, res, parts=tuple(args.parts), match_oks=args.match_oks, pr_oks=args.pr_oks)
+    except (WholebodyError, ValueError) as err:
+        log.error("%s", err)
+        return 1
+    out = Path(args.out)
+    summary = {
+        "ground_truth": str(args.gt),
+        "results": str(args.results),
+        "match_oks": args.match_oks,
+        "pr_oks": args.pr_oks,
+        "ks_thresholds": {"good": GOOD_KS, "jitter": JITTER_KS},
+        "parts": {part: analysis.summary() for part, analysis in analyses.items()},
+    }
+    atomic_write_bytes(out / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    for part, analysis in analyses.items():
+        write_part_plot(out / f"pr_{part}.png", analysis, part)
+    write_overview(out / "pr_all.png", analyses)
+    print(_table(analyses, args.pr_oks))
+    print(f"wrote {out / 'summary.json'} and {len(analyses) + 1} PNG files to {out}")
+    return 0
