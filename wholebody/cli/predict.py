@@ -1,0 +1,164 @@
+"""Run the whole-body estimator on images, folders, globs and videos.
+
+For every person: the 133 COCO-WholeBody keypoints with scores (pixels of the original image),
+part scores, person / face / hand boxes, and 3D per part in metres.  Writes, under --out:
+results.json (COCO-WholeBody results, + file_name, frame, track_id), results_3d.json,
+images.json (image id <-> file name, people per image, errors), overlays/ (PNG per image, MP4
+per video) and, with --plot3d, plots3d/ (a 3D PNG per person).  With --coco ANN.json the run
+keeps that file's image ids, so `wholebody eval ANN.json DIR/results.json` scores it.
+
+Exit status: 0 when every input succeeded, 1 when any failed (each is reported on stderr with
+its path and reason; the others are still processed), 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from wholebody.data.errors import WholebodyError
+
+log = logging.getLogger(__name__)
+
+
+def load_estimator(model_path: str | None):
+    """The estimator for ``--model``: None -> the part-expert ensemble (built now, may take seconds).
+
+    Checkpoints (ZoomNet / DOPE) plug in here once they exist; until then a path raises.
+    """
+    if model_path is None:
+        from wholebody.experts import WholeBodyEstimator
+
+        return WholeBodyEstimator()
+    if not Path(model_path).exists():
+        raise WholebodyError(f"--model {model_path}: no such file")
+    raise WholebodyError(f"--model {model_path}: loading ZoomNet / DOPE checkpoints is not supported yet; "
+                         "run without --model to use the part-expert ensemble")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="image, folder (recursive), glob pattern (quote it), or video (mp4 avi mov mkv webm)")
+    parser.add_argument("--out", default="wholebody-out", metavar="DIR", help="output folder (default: %(default)s)")
+    parser.add_argument("--model", default=None, metavar="PATH", help="checkpoint (default: the part-expert ensemble)")
+    parser.add_argument("--coco", default=None, metavar="ANN.json",
+                        help="process the images listed in this COCO file (file_name relative to the one INPUT "
+                             "folder) and keep their image ids")
+    parser.add_argument("--boxes", default=None, metavar="BOXES.json",
+                        help="person boxes (COCO detections list, keyed by image_id or file_name) instead of the "
+                             "built-in person detector")
+    parser.add_argument("--box-thr", type=float, metavar="SCORE", default=0.0, help="minimum score of a --boxes box (default 0)")
+    parser.add_argument("--no-overlay", action="store_true", help="write no overlay images / videos")
+    parser.add_argument("--plot3d", action="store_true", help="also write a 3D plot PNG per person (images only)")
+    parser.add_argument("--no-track", action="store_true", help="video: no track ids (and so no smoothing)")
+    parser.add_argument("--no-smooth", action="store_true", help="video: no One-Euro smoothing of keypoints")
+    parser.add_argument("--min-cutoff", type=float, metavar="HZ", default=0.5, help="One-Euro min cutoff in Hz (default 0.5)")
+    parser.add_argument("--beta", type=float, metavar="B", default=20.0,
+                        help="One-Euro speed coefficient, per person-size/s (default 20)")
+    parser.add_argument("--threads", type=int, metavar="N", default=min(4, os.cpu_count() or 1),
+                        help="threads for decoding and writing files (default: %(default)s)")
+    parser.add_argument("--score-thr", type=float, metavar="S", default=0.3,
+                        help="keypoint score above which points are drawn, tracked and smoothed (default 0.3)")
+    parser.add_argument("--max-megapixels", type=float, metavar="MPX", default=100.0,
+                        help="refuse images larger than this (default 100)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
+
+
+def _usage_error(message: str) -> int:
+    print(f"wholebody predict: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _check_usage(args: argparse.Namespace) -> str | None:
+    """The first usage problem in ``args``, or None."""
+    if args.threads < 1:
+        return "--threads must be at least 1"
+    if not 0.0 <= args.score_thr <= 1.0:
+        return "--score-thr must be in [0, 1]"
+    if args.max_megapixels <= 0 or args.min_cutoff <= 0 or args.beta < 0:
+        return "--max-megapixels and --min-cutoff must be > 0, --beta >= 0"
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        return f"--out {args.out} exists and is not a folder"
+    if args.coco is not None and (len(args.inputs) != 1 or not Path(args.inputs[0]).is_dir()):
+        return "--coco needs exactly one INPUT: the folder its file_name paths are relative to"
+    return None
+
+
+def _plan(args: argparse.Namespace):
+    from wholebody.predict.plan import attach_boxes, plan_from_coco, plan_from_inputs
+
+    if args.coco is not None:
+        items = plan_from_coco(args.inputs[0], args.coco)
+    else:
+        items = plan_from_inputs(args.inputs, exclude=[args.out])
+    if args.boxes is not None:
+        items = attach_boxes(items, args.boxes, args.box_thr)
+    return items
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from wholebody.predict.background import BackgroundTasks
+    from wholebody.predict.outputs import PredictionOutputs
+    from wholebody.predict.runner import EstimatorUnavailable, PredictRun, RunOptions
+
+    problem = _check_usage(args)
+    if problem:
+        return _usage_error(problem)
+    try:
+        items = _plan(args)
+    except WholebodyError as err:
+        return _usage_error(str(err))
+    started = time.perf_counter()
+    progress = not args.quiet and sys.stderr.isatty()
+
+    def report(where: str, reason: str) -> None:
+        tqdm.write(f"{where}: {reason}", file=sys.stderr)
+
+    options = RunOptions(
+        track=not args.no_track, smooth=not args.no_smooth, threads=args.threads, score_thr=args.score_thr,
+        max_pixels=int(args.max_megapixels * 1e6), min_cutoff=args.min_cutoff, beta=args.beta, progress=progress,
+    )
+    if args.plot3d and any(item.source.kind == "video" for item in items):
+        log.warning("--plot3d makes plots for still images only; videos get none")
+    write_failures: list[str] = []
+
+    def write_failed(label: str, err: BaseException) -> None:
+        report(label, f"write failed: {type(err).__name__}: {err}")
+        write_failures.append(label)
+
+    with ThreadPoolExecutor(args.threads, thread_name_prefix="write") as write_pool:
+        tasks = BackgroundTasks(write_pool, 2 * args.threads, write_failed)
+        try:
+            outputs = PredictionOutputs(args.out, tasks, overlay=not args.no_overlay, plot3d=args.plot3d,
+                                        score_thr=args.score_thr)
+        except OSError as err:
+            return _usage_error(f"cannot write to --out {args.out}: {err}")
+        runner = PredictRun(lambda: load_estimator(args.model), outputs, options, report)
+        try:
+            summary = runner.run(items)
+            outputs.close()
+        except EstimatorUnavailable as err:
+            outputs.abort()
+            print(f"wholebody predict: {err}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            outputs.abort()
+            print("wholebody predict: interrupted; no results written", file=sys.stderr)
+            return 130
+        except BaseException:
+            outputs.abort()
+            raise
+    failed = len(summary.failed) + len(write_failures)
+    if not args.quiet:
+        seconds = time.perf_counter() - started
+        done = summary.images + summary.frames
+        print(f"{summary.images} images, {summary.videos} videos ({summary.frames} frames), {summary.people} people, "
+              f"{failed} failed, {seconds:.1f} s ({done / max(seconds, 1e-9):.1f} images/s) -> {args.out}")
+    return 1 if failed else 0

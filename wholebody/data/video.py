@@ -1,0 +1,171 @@
+"""Video frames in, overlay video out, through OpenCV (``cv2``, imported only when used).
+
+Reading: :class:`VideoReader` yields ``(frame_index, rgb_uint8)`` and keeps going past frames
+the decoder rejects.  OpenCV's FFmpeg backend answers a damaged packet with one failed
+``read()`` and then continues with the next frame, so each failed read before the announced
+frame count is one *broken frame*: it is reported (``on_broken(index, reason)``) and its index
+is skipped, so the indices of later frames stay true to the video's timeline.  When reads keep
+failing (``max_consecutive_failures`` in a row) the stream is over; if that happens before the
+frame count in the header, the missing tail is reported once.  Damage that the decoder conceals
+(e.g. MJPEG with error concealment) yields a visibly damaged frame and cannot be detected here.
+
+Writing: :class:`VideoWriter` encodes MPEG-4 Part 2 (``mp4v``) into a temporary file next to
+the target and renames it over the target only when closed without error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from wholebody.data.errors import ImageError
+
+log = logging.getLogger(__name__)
+DEFAULT_FPS = 30.0  # used when the container does not say
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container header says: frames per second, frame count (0 if unknown), size in pixels."""
+
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+
+
+class VideoReader:
+    """Iterate over the frames of a video file as RGB uint8 arrays (see module docstring).
+
+    Args:
+        path: the video file.
+        on_broken: called with ``(frame_index, reason)`` for each frame that could not be decoded;
+            by default a warning is logged.
+        max_consecutive_failures: failed reads in a row that mean the stream has ended.
+    """
+
+    def __init__(self, path: str | os.PathLike, on_broken: Callable[[int, str], None] | None = None,
+                 max_consecutive_failures: int = 25) -> None:
+        import cv2
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ImageError(self.path, "no such file" if not self.path.exists() else "not a file")
+        if self.path.stat().st_size == 0:
+            raise ImageError(self.path, "empty file (0 bytes)")
+        self._capture = cv2.VideoCapture(str(self.path))
+        if not self._capture.isOpened():
+            raise ImageError(self.path, "cannot open as a video (unknown container or codec, or damaged header)")
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self.info = VideoInfo(
+            fps=float(fps) if fps and np.isfinite(fps) and fps > 0 else DEFAULT_FPS,
+            frame_count=max(int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0),
+            width=int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+        self.broken_frames: list[int] = []
+        self._on_broken = on_broken or (lambda index, reason: log.warning("%s: frame %d: %s", self.path, index, reason))
+        self._max_failures = max_consecutive_failures
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        import cv2
+
+        index = 0  # index of the next frame to read
+        failed: list[int] = []  # indices of the current run of failed reads
+        while True:
+            ok, frame = self._capture.read()
+            if ok and frame is not None:
+                for broken in failed:
+                    self._report(broken, "frame could not be decoded (skipped)")
+                failed = []
+                yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                index += 1
+                continue
+            at_end = self.info.frame_count and index >= self.info.frame_count
+            if at_end or not self.info.frame_count or len(failed) >= self._max_failures:
+                break
+            failed.append(index)
+            index += 1
+        if failed:
+            first = failed[0]
+            self._report(first, f"stream ended at frame {first}, but the header announces "
+                                f"{self.info.frame_count} frames (frames {first}..{self.info.frame_count - 1} lost)")
+
+    def _report(self, index: int, reason: str) -> None:
+        self.broken_frames.append(index)
+        self._on_broken(index, reason)
+
+    def close(self) -> None:
+        self._capture.release()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class VideoWriter:
+    """Write RGB uint8 frames to ``path`` (``mp4v``), atomically: temp file, then ``os.replace``.
+
+    The frame size is taken from the first frame; later frames of another size are resized.
+    Use as a context manager: leaving the block with an exception deletes the temporary file.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, fourcc: str = "mp4v") -> None:
+        self.path = Path(path)
+        self.fps = float(fps) if fps and fps > 0 else DEFAULT_FPS
+        self.fourcc = fourcc
+        self.frames_written = 0
+        self._writer = None
+        self._size: tuple[int, int] | None = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # cv2 picks the container from the extension, so the temp file keeps it.
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=self.path.parent)
+        os.close(fd)
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; outputs are ordinary files
+        self._tmp = Path(tmp)
+
+    def write(self, frame_rgb: np.ndarray) -> None:
+        import cv2
+
+        height, width = frame_rgb.shape[:2]
+        if self._writer is None:
+            self._size = (width, height)
+            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, self._size)
+            if not self._writer.isOpened():
+                raise ImageError(self.path, f"cannot open a '{self.fourcc}' video writer for this file type")
+        if (width, height) != self._size:
+            frame_rgb = cv2.resize(frame_rgb, self._size, interpolation=cv2.INTER_AREA)
+        self._writer.write(cv2.cvtColor(np.ascontiguousarray(frame_rgb), cv2.COLOR_RGB2BGR))
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Finish the file and move it into place (nothing is written for zero frames)."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+            os.replace(self._tmp, self.path)
+        self.abort()
+
+    def abort(self) -> None:
+        """Drop the temporary file; the target is left untouched."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,155 @@
+"""Everything ``wholebody predict`` writes under its output folder.
+
+Layout of ``DIR``:
+
+* ``results.json``: COCO-WholeBody results list, one record per person
+  (:func:`wholebody.data.results.person_to_result`), with ``file_name`` and, for video, ``frame``.
+* ``results_3d.json``: ``{"coordinate_frames": {...}, "people": [...]}``, one record per person
+  in the same order, 3D per part in metres (:data:`wholebody.data.results.FRAMES_3D`).
+* ``images.json``: one record per image or video frame processed: ``id`` (the ``image_id`` of
+  its people), ``file_name``, ``frame`` (video), ``width``, ``height``, ``num_people``; a failed
+  input has ``error`` instead.  An image with nobody in it has ``num_people: 0`` and no results.
+* ``overlays/<stem>.png`` per image and ``overlays/<stem>.mp4`` per video, mirroring the input's
+  relative path; ``plots3d/<stem>_person<k>.png`` per person with 3D (images only).
+
+The three JSON files are streamed into temporary files and renamed into place only when the
+run ends normally; after a crash or Ctrl-C, earlier outputs are left as they were.  Overlays
+and plots are written in the background, each one atomically.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from wholebody.data.images import write_image
+from wholebody.data.results import JsonListWriter, open_results_3d, person_to_result, person_to_result_3d
+from wholebody.data.video import VideoWriter
+from wholebody.predict.background import BackgroundTasks
+from wholebody.predict.plan import WorkItem
+from wholebody.types import Person
+
+
+def _write_overlay(path: Path, image: np.ndarray, people: Sequence[Person], score_thr: float) -> None:
+    from wholebody.viz.overlay import draw_people
+
+    write_image(path, draw_people(image, people, score_thr))
+
+
+def _write_plot(path: Path, person: Person, title: str, score_thr: float) -> None:
+    from wholebody.viz.plot3d import plot_person_3d
+
+    plot_person_3d(person, path, title=title, score_thr=score_thr)
+
+
+class PredictionOutputs:
+    """Streams results to ``out_dir`` (layout in the module docstring)."""
+
+    def __init__(self, out_dir: str | Path, tasks: BackgroundTasks, overlay: bool = True, plot3d: bool = False,
+                 score_thr: float = 0.3) -> None:
+        self.out_dir = Path(out_dir)
+        self.tasks, self.overlay, self.plot3d, self.score_thr = tasks, overlay, plot3d, score_thr
+        self.people_written = 0
+        self._writers = []
+        try:
+            self._results = self._open(JsonListWriter(self.out_dir / "results.json"))
+            self._results_3d = self._open(open_results_3d(self.out_dir / "results_3d.json"))
+            self._images = self._open(JsonListWriter(self.out_dir / "images.json"))
+        except BaseException:
+            self.abort()
+            raise
+
+    def _open(self, writer: JsonListWriter) -> JsonListWriter:
+        self._writers.append(writer)
+        return writer
+
+    def add(self, image_id: int, item: WorkItem, image: np.ndarray, people: Sequence[Person],
+            frame: int | None = None) -> None:
+        """Record one image (or one video frame, with ``frame``) and its people."""
+        extra = {"file_name": item.source.name} | ({} if frame is None else {"frame": frame})
+        for person in people:
+            self._results.append(person_to_result(person, image_id, **extra))
+            self._results_3d.append(person_to_result_3d(person, image_id, **extra))
+        self.people_written += len(people)
+        height, width = image.shape[:2]
+        self._images.append({"id": image_id, **extra, "width": width, "height": height, "num_people": len(people)})
+        if frame is not None:
+            return  # video overlays go through video_writer(); no per-frame plots
+        if self.overlay:
+            path = self.out_dir / "overlays" / f"{item.output_stem}.png"
+            self.tasks.submit(str(path), _write_overlay, path, image, people, self.score_thr)
+        if self.plot3d:
+            for k, person in enumerate(people):
+                if any(v is not None for v in person.keypoints_3d.values()):
+                    path = self.out_dir / "plots3d" / f"{item.output_stem}_person{k}.png"
+                    title = f"{item.source.name}, person {k} (metres, camera axes)"
+                    self.tasks.submit(str(path), _write_plot, path, person, title, self.score_thr)
+
+    def add_failure(self, item: WorkItem, reason: str, image_id: int | None = None, frame: int | None = None) -> None:
+        """Record an input (or a video frame) that could not be processed."""
+        record = {"id": image_id, "file_name": item.source.name} | ({} if frame is None else {"frame": frame})
+        self._images.append(record | {"error": reason})
+
+    def overlay_video(self, item: WorkItem, fps: float, on_error: Callable[[str, BaseException], None]) -> OverlayVideo:
+        """The overlay video of a video item (a no-op with overlays off); use it as a context manager."""
+        path = self.out_dir / "overlays" / f"{item.output_stem}.mp4"
+        return OverlayVideo(path if self.overlay else None, fps, self.score_thr, on_error)
+
+    def close(self) -> None:
+        """Finish the background writes, then move the JSON files into place."""
+        self.tasks.wait()
+        for writer in self._writers:
+            writer.close()
+
+    def abort(self) -> None:
+        """Drop the unfinished JSON files (earlier outputs stay as they were)."""
+        for writer in self._writers:
+            writer.abort()
+
+
+class OverlayVideo:
+    """Draws and encodes a video's overlay frames on one background thread, in order.
+
+    The first failure is passed to ``on_error`` and ends the overlay (the partial file is
+    dropped); the video's results are unaffected.  With ``path`` None it does nothing.
+    Leaving the ``with`` block normally finishes the file; with an exception, drops it.
+    """
+
+    def __init__(self, path: Path | None, fps: float, score_thr: float,
+                 on_error: Callable[[str, BaseException], None]) -> None:
+        self.failed = False
+        self._score_thr, self._on_error = score_thr, on_error
+        self._writer = None if path is None else VideoWriter(path, fps)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="encode")
+        self._tasks = BackgroundTasks(self._thread, max_pending=4, on_error=self._failed)
+
+    def _failed(self, label: str, error: BaseException) -> None:
+        if not self.failed:
+            self._on_error(label, error)
+        self.failed = True
+
+    def add(self, frame: np.ndarray, people: Sequence[Person]) -> None:
+        if self._writer is not None and not self.failed:
+            self._tasks.submit(str(self._writer.path), _encode_frame, self._writer, frame, people, self._score_thr)
+
+    def __enter__(self) -> "OverlayVideo":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._tasks.wait()
+        self._thread.shutdown()
+        if self._writer is None:
+            return
+        if exc_type is None and not self.failed:
+            self._writer.close()
+        else:
+            self._writer.abort()
+
+
+def _encode_frame(writer: VideoWriter, frame: np.ndarray, people: Sequence[Person], score_thr: float) -> None:
+    from wholebody.viz.overlay import draw_people
+
+    writer.write(draw_people(frame, people, score_thr))

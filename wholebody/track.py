@@ -1,0 +1,218 @@
+"""Video helpers: stable person IDs across frames, and One-Euro smoothing of keypoints per ID.
+
+:class:`PersonTracker` matches each frame's people to the live tracks by a similarity that mixes
+box IoU and keypoint OKS (COCO-WholeBody sigmas) against each track's *predicted* pose (last
+pose + constant velocity x frames elapsed), so two people who cross keep their IDs.  Matching
+is greedy, best pair first (with a handful of people per frame it agrees with the optimal
+assignment except in near-ties, and needs no extra dependency).  A track survives
+``max_missed`` frames without a match; a person matched to none gets a new ID (1, 2, ...).
+
+:class:`OneEuroFilter` is the 1-euro filter of Casiez, Roussel and Vogel (CHI 2012): an
+exponential low-pass filter whose cutoff rises with speed, ``cutoff = min_cutoff + beta *
+|speed|``, so a still point is smoothed hard and a moving one lags little.  As in MediaPipe's
+landmark smoothing, the speed is measured in *person sizes per second* (pixels / person size,
+size = mean of the box width and height), so the parameters do not depend on image resolution
+or on how far the person is; the filtered values stay in pixels.  :class:`KeypointSmoother`
+keeps one filter per track and smooths the x, y of every keypoint whose score is above
+``score_thr``; a point below it passes through unchanged and its filter restarts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from wholebody.schema import SIGMAS
+from wholebody.types import Person
+
+
+def person_box(person: Person, score_thr: float = 0.0) -> np.ndarray:
+    """The person's ``[x, y, w, h]`` box: ``person.bbox``, else the extent of its scored points."""
+    if person.bbox is not None:
+        return np.asarray(person.bbox, dtype=np.float64)
+    seen = person.keypoints[person.keypoints[:, 2] > score_thr, :2]
+    if not len(seen):
+        return np.zeros(4)
+    low, high = seen.min(axis=0), seen.max(axis=0)
+    return np.concatenate([low, high - low])
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two ``[x, y, w, h]`` boxes (0 when either is empty)."""
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def keypoint_oks(a: np.ndarray, b: np.ndarray, area: float, score_thr: float) -> float | None:
+    """COCO OKS between two (133, 3) poses over points scored above ``score_thr`` in both; None if none."""
+    both = (a[:, 2] > score_thr) & (b[:, 2] > score_thr)
+    if not both.any() or area <= 0:
+        return None
+    d2 = ((a[both, :2] - b[both, :2]) ** 2).sum(axis=1)
+    return float(np.exp(-d2 / (2 * area * (2 * SIGMAS[both]) ** 2)).mean())
+
+
+@dataclass
+class _Track:
+    track_id: int
+    keypoints: np.ndarray  # (133, 3) last matched pose, pixels
+    box: np.ndarray  # (4,) xywh
+    frame: int  # frame index of the last match
+    velocity: np.ndarray  # (133, 2) pixels per frame
+    box_velocity: np.ndarray  # (4,) per frame
+
+    def predicted(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        steps = frame - self.frame
+        keypoints = self.keypoints.copy()
+        keypoints[:, :2] += self.velocity * steps
+        return keypoints, self.box + self.box_velocity * steps
+
+
+class PersonTracker:
+    """Assign ``Person.track_id`` frame by frame (module docstring).
+
+    Args:
+        iou_weight: weight of box IoU in the similarity; the rest is keypoint OKS.
+        min_similarity: a pair less similar than this is not matched.
+        max_missed: frames a track may go unmatched before its ID is retired.
+        score_thr: keypoints above this score take part in OKS and velocity.
+    """
+
+    def __init__(self, iou_weight: float = 0.5, min_similarity: float = 0.2, max_missed: int = 10,
+                 score_thr: float = 0.3) -> None:
+        self.iou_weight, self.min_similarity = iou_weight, min_similarity
+        self.max_missed, self.score_thr = max_missed, score_thr
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+
+    @property
+    def live_ids(self) -> list[int]:
+        return [t.track_id for t in self._tracks]
+
+    def update(self, people: Sequence[Person], frame: int) -> Sequence[Person]:
+        """Set ``track_id`` on each of ``people`` (the frame with index ``frame``) and return them."""
+        self._tracks = [t for t in self._tracks if frame - t.frame <= self.max_missed]
+        boxes = [person_box(p, self.score_thr) for p in people]
+        pairs = []
+        for ti, track in enumerate(self._tracks):
+            predicted_keypoints, predicted_box = track.predicted(frame)
+            for pi, person in enumerate(people):
+                similarity = self._similarity(predicted_keypoints, predicted_box, person.keypoints, boxes[pi])
+                if similarity >= self.min_similarity:
+                    pairs.append((similarity, ti, pi))
+        matched_tracks, matched_people = set(), set()
+        for _, ti, pi in sorted(pairs, key=lambda pair: -pair[0]):
+            if ti in matched_tracks or pi in matched_people:
+                continue
+            matched_tracks.add(ti)
+            matched_people.add(pi)
+            self._advance(self._tracks[ti], people[pi], boxes[pi], frame)
+        for pi, person in enumerate(people):
+            if pi not in matched_people:
+                self._start(person, boxes[pi], frame)
+        return people
+
+    def _similarity(self, track_keypoints, track_box, keypoints, box) -> float:
+        iou = box_iou(track_box, box)
+        area = max(track_box[2] * track_box[3], 1.0)
+        oks = keypoint_oks(track_keypoints, keypoints, area, self.score_thr)
+        return iou if oks is None else self.iou_weight * iou + (1 - self.iou_weight) * oks
+
+    def _advance(self, track: _Track, person: Person, box: np.ndarray, frame: int) -> None:
+        steps = max(frame - track.frame, 1)
+        both = (track.keypoints[:, 2] > self.score_thr) & (person.keypoints[:, 2] > self.score_thr)
+        velocity = np.zeros((133, 2))
+        velocity[both] = (person.keypoints[both, :2] - track.keypoints[both, :2]) / steps
+        track.velocity = velocity
+        track.box_velocity = (box - track.box) / steps
+        track.keypoints, track.box, track.frame = person.keypoints.copy(), box, frame
+        person.track_id = track.track_id
+
+    def _start(self, person: Person, box: np.ndarray, frame: int) -> None:
+        track = _Track(self._next_id, person.keypoints.copy(), box, frame, np.zeros((133, 2)), np.zeros(4))
+        self._tracks.append(track)
+        person.track_id = track.track_id
+        self._next_id += 1
+
+
+class OneEuroFilter:
+    """The 1-euro filter on an array of independent values (each element has its own state).
+
+    Args:
+        min_cutoff: cutoff frequency (Hz) when still; lower = smoother, more lag.
+        beta: cutoff increase per unit of speed (speed in ``value_scale`` units per second).
+        d_cutoff: cutoff (Hz) of the low-pass on the speed estimate.
+    """
+
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff: float = 1.0) -> None:
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self._value: np.ndarray | None = None  # last filtered value
+        self._raw: np.ndarray | None = None  # last observed value (the speed is taken from these)
+        self._speed: np.ndarray | None = None  # low-passed speed, value units per second
+        self._time: float | None = None
+        self._fresh: np.ndarray | None = None  # elements with no history yet
+
+    @staticmethod
+    def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
+        tau = 1.0 / (2 * np.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, value: np.ndarray, time_s: float, value_scale: float = 1.0,
+                 active: np.ndarray | None = None) -> np.ndarray:
+        """Filter ``value`` observed at ``time_s`` seconds.
+
+        ``value_scale`` divides the speed before it enters the cutoff (so ``beta`` is per
+        scale unit).  Elements where ``active`` is False pass through and restart their state.
+        """
+        value = np.asarray(value, dtype=np.float64)
+        active = np.ones(value.shape, bool) if active is None else np.broadcast_to(active, value.shape)
+        if self._value is None or self._value.shape != value.shape or time_s <= self._time:
+            self._value, self._raw, self._speed = value.copy(), value.copy(), np.zeros_like(value)
+            self._time, self._fresh = time_s, ~active
+            return value.copy()
+        dt = time_s - self._time
+        restart = self._fresh | ~active  # no usable history: start from the observation
+        raw_speed = (value - self._raw) / dt
+        speed = np.where(restart, 0.0, self._speed + self._alpha(self.d_cutoff, dt) * (raw_speed - self._speed))
+        cutoff = self.min_cutoff + self.beta * np.abs(speed) / max(value_scale, 1e-9)
+        filtered = np.where(restart, value, self._value + self._alpha(cutoff, dt) * (value - self._value))
+        self._value, self._raw, self._speed = filtered, value.copy(), speed
+        self._time, self._fresh = time_s, ~active
+        return filtered
+
+
+class KeypointSmoother:
+    """One :class:`OneEuroFilter` per track id over the (133, 2) pixel coordinates.
+
+    Speeds are in person sizes per second (module docstring); frame times are ``frame / fps``.
+    Filters of tracks not seen for ``forget_after`` frames are dropped.  The defaults were
+    picked on synthetic signals at 30 fps with a 200 px person: noise of 1 % of the person size
+    on a still point drops to 0.47x, and a point moving one person size per second lags by
+    1.6 px (0.8 % of the size; the lag can never exceed size / (2 pi beta)).  Lower ``beta`` or
+    ``min_cutoff`` smooth harder and lag more.
+    """
+
+    def __init__(self, fps: float, min_cutoff: float = 0.5, beta: float = 20.0, d_cutoff: float = 1.0,
+                 score_thr: float = 0.3, forget_after: int = 30) -> None:
+        self.fps, self.score_thr, self.forget_after = float(fps), score_thr, forget_after
+        self._params = (min_cutoff, beta, d_cutoff)
+        self._filters: dict[int, tuple[OneEuroFilter, int]] = {}
+
+    def update(self, people: Sequence[Person], frame: int) -> Sequence[Person]:
+        """Smooth each tracked person's keypoints in place (people without track id are left as is)."""
+        self._filters = {k: v for k, v in self._filters.items() if frame - v[1] <= self.forget_after}
+        for person in people:
+            if person.track_id is None:
+                continue
+            one_euro = self._filters.get(person.track_id, (None, 0))[0] or OneEuroFilter(*self._params)
+            box = person_box(person, self.score_thr)
+            size = max((box[2] + box[3]) / 2, 1.0)
+            active = (person.keypoints[:, 2] > self.score_thr)[:, None]
+            person.keypoints[:, :2] = one_euro(person.keypoints[:, :2], frame / self.fps, size, active)
+            self._filters[person.track_id] = (one_euro, frame)
+        return people
