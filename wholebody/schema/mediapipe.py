@@ -66,8 +66,8 @@ MEDIAPIPE_HAND21 = KeypointLayout(
 FACEMESH_TO_IBUG68 = np.array([
     # jaw 0-16 (subject's right ear -> chin -> left ear)
     162, 234, 93, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 288, 323, 454, 389,
-    # brows 17-21 (right), 22-26 (left)
-    71, 63, 105, 66, 107, 336, 296, 334, 293, 301,
+    # brows 17-21 (right), 22-26 (left): the upper brow contour (70 and 300 are its outer ends)
+    70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
     # nose bridge 27-30, nostril row 31-35
     168, 197, 5, 4, 75, 97, 2, 326, 305,
     # right eye 36-41, left eye 42-47 (outer corner first, clockwise in the image)

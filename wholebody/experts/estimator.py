@@ -1,0 +1,178 @@
+"""Multi-person whole-body estimator from MediaPipe 0.10.14's bundled part experts.
+
+Pipeline per image (all coordinates original pixels):
+1. person boxes: given, or from the person detector;
+2. body: ``pose_landmark_full`` on each person crop (+ MediaPipe's re-crop pass) -> 17 body
+   points, big toes and heels, metric 3D;
+3. hands: a zoomed, forearm-aligned crop around each wrist -> ``hand_landmark_full``;
+   hands join bodies by DOPE's mutual-nearest-wrist rule, side respected;
+4. face: a head crop from the body's head points -> 468-point mesh -> iBUG 68 (or dlib's
+   68-point predictor); faces join bodies by DOPE's head-point-in-face-box rule;
+5. scores, part boxes and 3D per part -> ``wholebody.types.Person``.
+
+3D (``Person.keypoints_3d``, metres, image-aligned axes: x right, y down, z away): body = the
+23 body+foot points of BlazePose's world landmarks (origin between the hips, metric scale
+from the GHUM body model); hands = the hand model's world landmarks minus the wrist; face =
+the 68 mesh points minus their centroid, scaled by an assumed 63 mm pupil distance (none
+with dlib).  Models run with the TFLite interpreter of ai-edge-litert on our own crops.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from wholebody.experts.assemble import attach_faces, attach_hands, body_person, finish_scores
+from wholebody.experts.body import BodyExpert, BodyLandmarks
+from wholebody.experts.detections import as_detections, default_person_detector
+from wholebody.experts.face import FaceExpert, head_crop
+from wholebody.experts.hands import HandExpert, wrist_crop
+from wholebody.types import Person
+
+# BlazePose landmark indices used to build head crops.
+HEAD_POINTS = list(range(11))  # nose, eyes (inner, centre, outer), ears, mouth corners
+NOSE, LEFT_EYE, RIGHT_EYE = 0, 2, 5
+LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
+# COCO-WholeBody indices (after fusion) used to build hand crops.
+ELBOWS = {"left": 7, "right": 8}
+WRISTS = {"left": 9, "right": 10}
+
+
+class WholeBodyEstimator:
+    """Every person in an image, 133 COCO-WholeBody keypoints each, from MediaPipe's part experts.
+
+    Args:
+        detector: callable ``image -> detections`` (boxes ``[x, y, w, h]`` in original pixels and
+            scores; see ``detections.as_detections``); None picks the default person detector
+            (falls back to MediaPipe's BlazePose detector when the default is not prepared).
+        face: ``"mesh"`` (MediaPipe face mesh -> 68), ``"dlib"`` (dlib's 68-point predictor on the
+            head crop) or None (no face).
+        hand_zoom: run the hand model on zoomed wrist crops; False leaves hands empty (score 0).
+        num_threads: TFLite interpreter threads per model.
+        body_box_scale: person crop side as a multiple of the box's longer side.
+        body_refine: second body pass on MediaPipe's tracking ROI.
+        hand_side, hand_shift: wrist crop side and centre shift, in forearm lengths.
+        hand_recrop: pass each wrist crop through MediaPipe Holistic's hand re-crop model first.
+        hand_model: ``"full"`` or ``"lite"`` (half the time; equal on the fixtures' gloved hands).
+        face_side: head crop side as a multiple of the head extent.
+        min_body_score: people whose pose-present probability is below this are dropped.
+    """
+
+    def __init__(
+        self,
+        detector: Callable | None = None,
+        face: str | None = "mesh",
+        hand_zoom: bool = True,
+        num_threads: int = 1,
+        body_box_scale: float = 1.4,
+        body_refine: bool = True,
+        hand_side: float = 1.3,
+        hand_shift: float = 0.35,
+        hand_recrop: bool = False,
+        hand_model: str = "full",
+        face_side: float = 2.2,
+        min_body_score: float = 0.1,
+    ) -> None:
+        if face not in ("mesh", "dlib", None):
+            raise ValueError(f"face must be 'mesh', 'dlib' or None, got {face!r}")
+        if hand_model not in ("full", "lite"):
+            raise ValueError(f"hand_model must be 'full' or 'lite', got {hand_model!r}")
+        self.num_threads = num_threads
+        self._detector = detector
+        self.body = BodyExpert(num_threads=num_threads, box_scale=body_box_scale, refine=body_refine)
+        self.hands = HandExpert(num_threads, f"hand_landmark_{hand_model}", hand_recrop) if hand_zoom else None
+        self.face = None
+        if face == "mesh":
+            self.face = FaceExpert(num_threads=num_threads)
+        elif face == "dlib":
+            from wholebody.experts.dlib_face import DlibFaceExpert
+
+            self.face = DlibFaceExpert()
+        self.hand_side = hand_side
+        self.hand_shift = hand_shift
+        self.face_side = face_side
+        self.min_body_score = min_body_score
+
+    @property
+    def detector(self) -> Callable:
+        """The person detector, created on first use."""
+        if self._detector is None:
+            self._detector = default_person_detector(self.num_threads)
+        return self._detector
+
+    def __call__(self, image: np.ndarray, person_boxes: np.ndarray | None = None,
+                 person_scores: np.ndarray | None = None, person_keypoints: np.ndarray | None = None) -> list[Person]:
+        """Whole-body people in an (H, W, 3) uint8 RGB image.
+
+        Args:
+            image: RGB uint8 array, H x W x 3.
+            person_boxes: optional (N, 4) ``[x, y, w, h]`` boxes in original pixels; skips detection.
+            person_scores: optional (N,) box scores for ``person_boxes`` (default 1).
+            person_keypoints: optional (N, 17, 3) COCO body points (x, y, score) for the boxes,
+                fused with the body expert's (the detector's keypoints are used when detecting).
+        Returns:
+            one ``Person`` per box whose body the body expert finds, by descending score.
+        """
+        image = _check_image(image)
+        if person_boxes is None:
+            detections = as_detections(self.detector(image))
+            boxes, box_scores, priors = detections.boxes, detections.scores, detections.keypoints
+        else:
+            boxes = np.asarray(person_boxes, dtype=np.float64).reshape(-1, 4)
+            box_scores = np.ones(len(boxes)) if person_scores is None else np.asarray(person_scores, dtype=np.float64)
+            priors = person_keypoints
+        if priors is not None and np.shape(priors)[1:] != (17, 3):
+            priors = None  # not COCO-17 with scores (e.g. the BlazePose detector's 4 points)
+        people, bodies, kept_scores = [], [], []
+        for index, (box, score) in enumerate(zip(boxes, box_scores)):
+            if box[2] <= 1 or box[3] <= 1:
+                continue
+            body = self.body(image, box)
+            if body.score < self.min_body_score:
+                continue
+            people.append(body_person(body, box, None if priors is None else priors[index]))
+            bodies.append(body)
+            kept_scores.append(float(score))
+        attach_hands(people, self._run_hands(image, people))
+        attach_faces(people, self._run_faces(image, bodies))
+        finish_scores(people, kept_scores)
+        return sorted(people, key=lambda p: -p.score)
+
+    def _run_hands(self, image: np.ndarray, people: list[Person]) -> list[tuple[int, str, object]]:
+        """(person index, side, HandLandmarks) for a zoomed crop at every wrist."""
+        if self.hands is None:
+            return []
+        out = []
+        for i, person in enumerate(people):
+            for side in ("left", "right"):
+                wrist, elbow = person.keypoints[WRISTS[side], :2], person.keypoints[ELBOWS[side], :2]
+                crop = wrist_crop(wrist, elbow, self.hand_side, self.hand_shift)
+                out.append((i, side, self.hands(image, crop)))
+        return out
+
+    def _run_faces(self, image: np.ndarray, bodies: list[BodyLandmarks]) -> list[tuple[int, object]]:
+        """(person index, face result) for a head crop from each body's head landmarks."""
+        if self.face is None:
+            return []
+        out = []
+        noses = np.array([body.points[NOSE] for body in bodies])
+        for i, body in enumerate(bodies):
+            shoulders = float(np.hypot(*(body.points[LEFT_SHOULDER] - body.points[RIGHT_SHOULDER])))
+            eye_axis = body.points[LEFT_EYE] - body.points[RIGHT_EYE]
+            crop = head_crop(body.points[HEAD_POINTS], np.ones(len(HEAD_POINTS), bool), shoulders, eye_axis, self.face_side)
+            if crop is not None:
+                out.append((i, self.face(image, crop, own_head=noses[i], other_heads=np.delete(noses, i, axis=0))))
+        return out
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    """Validate an RGB uint8 H x W x 3 image (a clear error otherwise)."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB image of shape (H, W, 3), got {image.shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
+    if min(image.shape[:2]) < 2:
+        raise ValueError(f"image too small: {image.shape}")
+    return np.ascontiguousarray(image)
