@@ -24,14 +24,14 @@ import sys
 sys.path.insert(0, {tests!r})
 import wholebody.cli.predict as predict
 from fake_estimator import FakeEstimator
-predict.load_estimator = lambda model_path: FakeEstimator()
+predict.load_estimator = lambda model_path, *options: FakeEstimator()
 from wholebody.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 RUN_WITH_BROKEN_MODEL = """
 import sys
 import wholebody.cli.predict as predict
-def no_model(model_path):
+def no_model(model_path, *options):
     raise RuntimeError("model files are missing")
 predict.load_estimator = no_model
 from wholebody.cli.main import main
@@ -48,7 +48,7 @@ class Flaky(FakeEstimator):
         if image.shape[1] == 123:
             raise ValueError("cannot handle width 123")
         return super().__call__(image, person_boxes, person_scores)
-predict.load_estimator = lambda model_path: Flaky()
+predict.load_estimator = lambda model_path, *options: Flaky()
 from wholebody.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -183,11 +183,11 @@ def test_unbuildable_estimator_leaves_earlier_outputs_untouched(tmp_path):
     assert (out / "results.json").read_text() == "[]"
 
 
-def test_checkpoints_are_not_supported_yet_and_missing_inputs_fail(tmp_path):
+def test_unreadable_checkpoints_and_missing_inputs_fail(tmp_path):
     _people_image(tmp_path / "a.png", [])
     (tmp_path / "model.pt").write_bytes(b"x")
     done = _predict(tmp_path / "a.png", "--out", tmp_path / "out", "--model", tmp_path / "model.pt", script=None)
-    assert done.returncode == 1 and "not supported yet" in done.stderr
+    assert done.returncode == 1 and "model.pt: cannot read checkpoint" in done.stderr
     done = _predict(tmp_path / "nope.jpg", str(tmp_path / "*.gif"), "--out", tmp_path / "out")
     assert done.returncode == 1 and "no such file or folder" in done.stderr and "pattern matched" in done.stderr
 

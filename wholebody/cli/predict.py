@@ -26,18 +26,32 @@ from wholebody.data.errors import WholebodyError
 log = logging.getLogger(__name__)
 
 
-def load_estimator(model_path: str | None):
+def load_estimator(model_path: str | None, detector: str | None = None, face: str = "mesh"):
     """The estimator for ``--model``: None -> the part-expert ensemble (built now, may take seconds).
 
-    Checkpoints (ZoomNet / DOPE) plug in here once they exist; until then a path raises.
+    ``detector`` (``movenet`` / ``centernet``) and ``face`` (``mesh`` / ``dlib``) configure the
+    part-expert ensemble; ``detector=None`` is MoveNet, or BlazePose with a warning when the
+    model files are not prepared.  Checkpoints (ZoomNet / DOPE) plug in here.
     """
     if model_path is None:
         from wholebody.experts import WholeBodyEstimator
 
-        return WholeBodyEstimator()
+        person_detector = None
+        if detector is not None:
+            from wholebody.experts.person_detector import make_person_detector
+
+            person_detector = make_person_detector(detector)
+        return WholeBodyEstimator(detector=person_detector, face=face)
     if not Path(model_path).exists():
         raise WholebodyError(f"--model {model_path}: no such file")
-    raise WholebodyError(f"--model {model_path}: loading ZoomNet / DOPE checkpoints is not supported yet; "
+    from wholebody.train.checkpoint import load_checkpoint
+
+    if load_checkpoint(model_path).get("architecture") == "dope":
+        from wholebody.models.dope_infer import DopeEstimator
+        from wholebody.train.dope_train import load_dope
+
+        return DopeEstimator(load_dope(model_path))
+    raise WholebodyError(f"--model {model_path}: loading ZoomNet checkpoints is not supported yet; "
                          "run without --model to use the part-expert ensemble")
 
 
@@ -52,6 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--boxes", default=None, metavar="BOXES.json",
                         help="person boxes (COCO detections list, keyed by image_id or file_name) instead of the "
                              "built-in person detector")
+    parser.add_argument("--detector", choices=("movenet", "centernet"), default=None,
+                        help="person detector of the default model: movenet (default; at most 6 people per image) "
+                             "or centernet (slower, for crowds)")
+    parser.add_argument("--face", choices=("mesh", "dlib"), default="mesh",
+                        help="face expert of the default model: the MediaPipe mesh mapped to 68 points (default) or "
+                             "dlib's 68-point predictor (needs the [dlib] extra)")
     parser.add_argument("--box-thr", type=float, metavar="SCORE", default=0.0, help="minimum score of a --boxes box (default 0)")
     parser.add_argument("--no-overlay", action="store_true", help="write no overlay images / videos")
     parser.add_argument("--plot3d", action="store_true", help="also write a 3D plot PNG per person (images only)")
@@ -140,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
                                         score_thr=args.score_thr)
         except OSError as err:
             return _usage_error(f"cannot write to --out {args.out}: {err}")
-        runner = PredictRun(lambda: load_estimator(args.model), outputs, options, report)
+        runner = PredictRun(lambda: load_estimator(args.model, args.detector, args.face), outputs, options, report)
         try:
             summary = runner.run(items)
             outputs.close()
