@@ -1,0 +1,127 @@
+"""Top-down inference with ZoomNet or the HRNet-133 baseline: person boxes -> 133 keypoints each.
+
+For each person box (original pixels, COCO ``[x, y, w, h]``) the crop is the box padded x1.25
+to the model's aspect ratio; the model runs with flip test, heatmaps are decoded to sub-pixel
+positions and mapped back through the crop's inverse affine.  The instance score is mmpose's
+rescoring: box score x the mean of the keypoint scores above 0.2 (0 if none is).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from wholebody.models.zoomnet import PART_BOXES
+from wholebody.train.decode import heatmaps_to_keypoints, predict_heatmaps
+from wholebody.train.transforms import apply_affine, crop_matrix, box_to_center_size, invert_affine, warp_image
+from wholebody.types import Person
+
+RESCORE_THRESHOLD = 0.2
+
+
+def rescore(box_score: float, keypoint_scores: np.ndarray) -> float:
+    """mmpose's ``bbox_keypoint`` score: box score x mean of the keypoint scores > 0.2."""
+    confident = keypoint_scores[keypoint_scores > RESCORE_THRESHOLD]
+    return float(box_score * confident.mean()) if confident.size else 0.0
+
+
+def crop_people(image: np.ndarray, boxes_xywh: np.ndarray, input_size: tuple[int, int]) -> tuple[torch.Tensor, np.ndarray]:
+    """Crops (N, 3, H, W) float 0..255 and their original->crop matrices (N, 2, 3)."""
+    aspect = input_size[1] / input_size[0]
+    crops, matrices = [], []
+    for box in np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4):
+        center, size = box_to_center_size(box, aspect)
+        matrix = crop_matrix(center, size, 0.0, input_size)
+        crops.append(warp_image(image, matrix, input_size))
+        matrices.append(matrix)
+    if not crops:
+        return torch.zeros((0, 3, *input_size)), np.zeros((0, 2, 3))
+    return torch.stack(crops), np.stack(matrices)
+
+
+@torch.no_grad()
+def predict_crops(model: torch.nn.Module, crops: torch.Tensor, matrices: np.ndarray, flip_test: bool = True,
+                  method: str = "default", batch_size: int = 32) -> tuple[np.ndarray, np.ndarray | None]:
+    """Keypoints (N, 133, 3) in original pixels (scores clipped to 0..1), and for ZoomNet the part
+    boxes (N, 3, 4) ``x1, y1, x2, y2`` in original pixels (the RoIs shrunk by the RoI enlargement)."""
+    model.eval()
+    device = next(model.parameters()).device
+    keypoints, boxes = [], []
+    for start in range(0, len(crops), batch_size):
+        batch = crops[start:start + batch_size].to(device)
+        outputs = predict_heatmaps(model, batch, flip_test)
+        keypoints.append(heatmaps_to_keypoints(outputs, model.architecture, model.stride, method).cpu().double().numpy())
+        if "rois" in outputs:
+            boxes.append(outputs["rois"].cpu().double().numpy())
+    if not keypoints:
+        return np.zeros((0, 133, 3)), None
+    keypoints = np.concatenate(keypoints)
+    keypoints[..., 2] = np.clip(keypoints[..., 2], 0.0, 1.0)
+    for i, matrix in enumerate(matrices):
+        keypoints[i, :, :2] = apply_affine(keypoints[i, :, :2], invert_affine(matrix))
+    if not boxes:
+        return keypoints, None
+    rois = np.concatenate(boxes)
+    centre, half = (rois[..., :2] + rois[..., 2:]) / 2, (rois[..., 2:] - rois[..., :2]) / 2
+    half = half / getattr(model.config, "roi_enlarge", 1.0)
+    part_boxes = np.zeros_like(rois)
+    for i, matrix in enumerate(matrices):  # corners back to the original image, then their extent
+        inverse = invert_affine(matrix)
+        for p in range(rois.shape[1]):
+            corners = centre[i, p] + half[i, p] * np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]])
+            mapped = apply_affine(corners, inverse)
+            part_boxes[i, p] = np.concatenate([mapped.min(axis=0), mapped.max(axis=0)])
+    return keypoints, part_boxes
+
+
+def predict_people(model: torch.nn.Module, image: np.ndarray, boxes_xywh: np.ndarray, box_scores=None,
+                   flip_test: bool = True, method: str = "default") -> list[Person]:
+    """Whole-body keypoints of every person box in an (H, W, 3) uint8 RGB image."""
+    boxes_xywh = np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)
+    box_scores = np.ones(len(boxes_xywh)) if box_scores is None else np.asarray(box_scores, dtype=np.float64)
+    crops, matrices = crop_people(image, boxes_xywh, tuple(model.config.input_size))
+    keypoints, part_boxes = predict_crops(model, crops, matrices, flip_test, method)
+    people = []
+    for i, box in enumerate(boxes_xywh):
+        person = Person(keypoints=keypoints[i], score=rescore(box_scores[i], keypoints[i, :, 2]), bbox=box.copy())
+        if part_boxes is not None:
+            for p, part in enumerate(PART_BOXES):
+                x1, y1, x2, y2 = part_boxes[i, p]
+                person.part_boxes[part] = np.array([x1, y1, x2 - x1, y2 - y1])
+        person.fill_part_scores()
+        people.append(person)
+    return people
+
+
+class TopDownEstimator:
+    """``wholebody predict``'s estimator protocol for a ZoomNet / HRNet-133 checkpoint.
+
+    ``estimator(image, person_boxes=None, person_scores=None)`` -> people sorted by score.
+    Without boxes the default expert pipeline's person detector supplies them (created on first
+    use); ``person_keypoints`` is accepted for protocol compatibility and ignored.  ``flip_test``
+    None: on when the checkpoint was trained with flip augmentation.
+    """
+
+    def __init__(self, checkpoint: str, device: str = "cpu", flip_test: bool | None = None, method: str = "default",
+                 detector=None, num_threads: int = 1) -> None:
+        from wholebody.train.checkpoint import load_checkpoint, model_from_state, trained_with_flips
+
+        state = load_checkpoint(checkpoint)
+        self.model = model_from_state(state, checkpoint, device)
+        self.flip_test = trained_with_flips(state) if flip_test is None else flip_test
+        self.method = method
+        self._detector, self.num_threads = detector, num_threads
+
+    def __call__(self, image: np.ndarray, person_boxes=None, person_scores=None, person_keypoints=None) -> list[Person]:
+        if person_boxes is None:
+            from wholebody.experts.detections import as_detections, default_person_detector
+
+            if self._detector is None:
+                self._detector = default_person_detector(self.num_threads)
+            detections = as_detections(self._detector(image))
+            person_boxes, person_scores = detections.boxes, detections.scores
+        boxes = np.asarray(person_boxes, dtype=np.float64).reshape(-1, 4)
+        keep = (boxes[:, 2] > 1) & (boxes[:, 3] > 1)
+        scores = np.ones(len(boxes)) if person_scores is None else np.asarray(person_scores, dtype=np.float64)
+        people = predict_people(self.model, image, boxes[keep], scores[keep], self.flip_test, self.method)
+        return sorted(people, key=lambda p: -p.score)
