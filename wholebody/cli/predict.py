@@ -51,7 +51,16 @@ def load_estimator(model_path: str | None, detector: str | None = None, face: st
         from wholebody.train.dope_train import load_dope
 
         return DopeEstimator(load_dope(model_path))
-    raise WholebodyError(f"--model {model_path}: loading ZoomNet checkpoints is not supported yet; "
+    if load_checkpoint(model_path).get("architecture") in ("zoomnet", "hrnet133"):
+        from wholebody.models.topdown import TopDownEstimator
+
+        person_detector = None
+        if detector is not None:
+            from wholebody.experts.person_detector import make_person_detector
+
+            person_detector = make_person_detector(detector)
+        return TopDownEstimator(model_path, detector=person_detector)
+    raise WholebodyError(f"--model {model_path}: unknown checkpoint architecture; "
                          "run without --model to use the part-expert ensemble")
 
 

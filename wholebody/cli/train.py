@@ -1,0 +1,85 @@
+"""Train ZoomNet or the one-stage HRNet-133 baseline on a COCO-WholeBody annotation file.
+
+Writes under --out: last.pt (checkpoint, rewritten atomically), log.jsonl (loss, lr, images/s,
+evaluation AP per part, and a final summary with the count of skipped bad records / images).
+Multi-GPU: `torchrun --nproc_per_node=N -m wholebody train ...` (batch size is per process).
+Exit status: 0 on success, 1 when the data or a checkpoint cannot be used (message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from wholebody.data.errors import WholebodyError
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("architecture", choices=("zoomnet", "hrnet133", "dope"), help="network to train")
+    parser.add_argument("--data", metavar="ANN.json", help="COCO-WholeBody training annotations (zoomnet, hrnet133)")
+    parser.add_argument("--images", metavar="DIR", help="folder the annotations' file_name is relative to (zoomnet, hrnet133)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (checkpoint, logs)")
+    parser.add_argument("--tiny", action="store_true", help="the test-size network (CPU-friendly)")
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
+                        help="crop size (default 384 288, tiny: 256 192)")
+    parser.add_argument("--epochs", type=int, default=210, help="default %(default)s")
+    parser.add_argument("--batch-size", type=int, default=64, help="per process (default %(default)s)")
+    parser.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (default %(default)s)")
+    parser.add_argument("--warmup-steps", type=int, default=500, help="linear warm-up steps (default %(default)s)")
+    parser.add_argument("--no-augment", action="store_true",
+                        help="plain crops, no flip/rotation/scale/half-body (ZoomNet part boxes are still jittered)")
+    parser.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint (same architecture)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    parser.add_argument("--workers", type=int, default=0, help="data loading processes (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
+                        help="bf16 autocast (auto: on for CUDA devices that support bf16)")
+    parser.add_argument("--eval-every", type=int, default=10, help="evaluate every N epochs (0: at the end only)")
+    parser.add_argument("--val-data", metavar="ANN.json", help="evaluation annotations (default: the training file)")
+    parser.add_argument("--val-images", metavar="DIR", help="evaluation images folder (default: --images)")
+    parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints")
+    parser.add_argument("--log-every", type=int, default=50, help="steps between log lines")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    from wholebody.cli.train_dope import add_dope_arguments
+
+    add_dope_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.architecture == "dope":
+        from wholebody.cli.train_dope import run_dope
+
+        return run_dope(args)
+    if not args.data or not args.images:
+        print(f"wholebody train {args.architecture}: --data and --images are required", file=sys.stderr)
+        return 2
+    from wholebody.train.loop import TrainConfig, train
+
+    config = TrainConfig(
+        architecture=args.architecture, annotations=args.data, images=args.images, out=args.out, tiny=args.tiny,
+        input_size=tuple(args.input_size) if args.input_size else None, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, augment=not args.no_augment,
+        seed=args.seed, workers=args.workers, device=args.device,
+        amp={"auto": None, "on": True, "off": False}[args.amp], checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every, val_annotations=args.val_data, val_images=args.val_images,
+        log_every=args.log_every, resume=args.resume, threads=args.threads,
+    )
+    try:
+        result = train(config)
+    except WholebodyError as err:
+        print(f"wholebody train: {err}", file=sys.stderr)
+        return 1
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: one summary, from rank 0
+        return 0
+    stats = result.metrics.get("stats", {})
+    summary = "  ".join(f"{part} AP {v['AP']:.3f}" for part, v in stats.items())
+    print(f"trained {result.steps} steps; last loss {result.losses[-1] if result.losses else float('nan'):.6f}; "
+          f"{len(result.skipped)} bad records/images skipped")
+    if summary:
+        print(summary)
+    print(f"checkpoint: {args.out}/last.pt")
+    return 0
