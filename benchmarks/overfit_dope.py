@@ -6,7 +6,8 @@ trains on the real labels only), Eq. 1 pseudo ground truth, anchor-pose k-means,
 loop with checkpoint/resume (the run is cut into chunks that each resume ``last.pt``), then
 inference, PPI, whole-body assembly, and scoring:
 
-* COCO-WholeBody AP per part on the 4 fixture images (``wholebody.eval.cocoeval``);
+* COCO-WholeBody AP per part on the 4 fixture images (``wholebody.eval.cocoeval``), with PPI
+  and with the NMS post-processing;
 * Human3.6M: root-relative 3D error (MPJPE, mm) and PCKh@0.5 of the best body (PPI) on each of
   the 4 frames after every chunk, and the regression-only errors at the proposal that overlaps
   the ground truth most (``oracle_box_*``);
@@ -160,7 +161,8 @@ def run(steps: int, chunks: int, out: Path, teacher: bool, min_size: int, lr: fl
         estimator = DopeEstimator(load_dope(out / "last.pt"))
         entry = {"step": result.steps, "loss": round(float(np.mean(result.losses[-20:])), 4),
                  "seconds": round(time.perf_counter() - start, 1), "h36m": h36m_errors(estimator, h36m),
-                 "coco_ap": coco_ap(estimator, fixtures)}
+                 "coco_ap": coco_ap(estimator, fixtures),
+                 "coco_ap_nms": coco_ap(DopeEstimator(estimator.model, method="nms"), fixtures)}
         report["chunks"].append(entry)
         logging.info("%s", json.dumps(entry))
     report["paper_metrics"] = paper_metrics(estimator, fixtures)

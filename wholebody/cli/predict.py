@@ -29,38 +29,35 @@ log = logging.getLogger(__name__)
 def load_estimator(model_path: str | None, detector: str | None = None, face: str = "mesh"):
     """The estimator for ``--model``: None -> the part-expert ensemble (built now, may take seconds).
 
-    ``detector`` (``movenet`` / ``centernet``) and ``face`` (``mesh`` / ``dlib``) configure the
-    part-expert ensemble; ``detector=None`` is MoveNet, or BlazePose with a warning when the
-    model files are not prepared.  Checkpoints (ZoomNet / DOPE) plug in here.
+    ``detector`` (``movenet`` / ``centernet``) chooses the person detector of the part-expert
+    ensemble and of top-down checkpoints (ZoomNet, HRNet-133); None is MoveNet, or BlazePose with
+    a warning when the model files are not prepared.  ``face`` (``mesh`` / ``dlib``) is the
+    ensemble's face expert.  DOPE checkpoints detect people themselves.
     """
+    person_detector = None
+    if detector is not None:
+        from wholebody.experts.person_detector import make_person_detector
+
+        person_detector = make_person_detector(detector)
     if model_path is None:
         from wholebody.experts import WholeBodyEstimator
 
-        person_detector = None
-        if detector is not None:
-            from wholebody.experts.person_detector import make_person_detector
-
-            person_detector = make_person_detector(detector)
         return WholeBodyEstimator(detector=person_detector, face=face)
     if not Path(model_path).exists():
         raise WholebodyError(f"--model {model_path}: no such file")
     from wholebody.train.checkpoint import load_checkpoint
 
-    if load_checkpoint(model_path).get("architecture") == "dope":
+    architecture = load_checkpoint(model_path).get("architecture")
+    if architecture == "dope":
         from wholebody.models.dope_infer import DopeEstimator
         from wholebody.train.dope_train import load_dope
 
         return DopeEstimator(load_dope(model_path))
-    if load_checkpoint(model_path).get("architecture") in ("zoomnet", "hrnet133"):
+    if architecture in ("zoomnet", "hrnet133"):
         from wholebody.models.topdown import TopDownEstimator
 
-        person_detector = None
-        if detector is not None:
-            from wholebody.experts.person_detector import make_person_detector
-
-            person_detector = make_person_detector(detector)
         return TopDownEstimator(model_path, detector=person_detector)
-    raise WholebodyError(f"--model {model_path}: unknown checkpoint architecture; "
+    raise WholebodyError(f"--model {model_path}: unknown checkpoint architecture {architecture!r}; "
                          "run without --model to use the part-expert ensemble")
 
 
