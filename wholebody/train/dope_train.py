@@ -40,7 +40,7 @@ from wholebody.models.dope_layout import PART_NAMES
 from wholebody.train.checkpoint import load_checkpoint, save_checkpoint
 from wholebody.train.dope_pseudo import combine, load_teacher_cache, run_teacher, sample_key
 from wholebody.train.dope_step import ImageLabels, StepConfig, anchor_training_data, compute_losses
-from wholebody.train.loop import _distributed, _rng_state, epoch_order, lr_factor
+from wholebody.train.loop import _rng_state, epoch_order, lr_factor, prepare_run
 
 log = logging.getLogger(__name__)
 ARCHITECTURE = "dope"
@@ -167,16 +167,7 @@ def new_model(config: DopeTrainConfig) -> DOPE:
 
 def train_dope(config: DopeTrainConfig, teacher: Callable | None = None) -> DopeTrainResult:
     """Run (or resume) DOPE training (module docstring)."""
-    rank, world, local_rank = _distributed()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    amp = config.amp if config.amp is not None else (device.type == "cuda" and torch.cuda.is_bf16_supported())
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    rank, world, device, amp, out = prepare_run(config.threads, config.device, config.amp, config.out)
     samples, labels, skipped = load_training_data(config, teacher)
     if not samples:
         raise WholebodyError(f"no training images in {config.sources}")

@@ -112,18 +112,29 @@ def _rng_state() -> dict:
     return state
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Run (or resume) training; returns the losses, the last evaluation and the skip list."""
+def prepare_run(threads: int | None, device_name: str | None, amp: bool | None, out: str | Path):
+    """What every trainer sets up first: (rank, world size, device, bf16 autocast on?, output folder).
+
+    Under torchrun each process takes the GPU of its local rank; ``amp`` None means bf16
+    autocast wherever the device supports it (CUDA with bf16).
+    """
     rank, world, local_rank = _distributed()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if threads:
+        torch.set_num_threads(threads)
+    device = torch.device(device_name or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
-    amp = config.amp if config.amp is not None else (device.type == "cuda" and torch.cuda.is_bf16_supported())
-    out = Path(config.out)
+    if amp is None:
+        amp = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    return rank, world, device, amp, out
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Run (or resume) training; returns the losses, the last evaluation and the skip list."""
+    rank, world, device, amp, out = prepare_run(config.threads, config.device, config.amp, config.out)
 
     resume_state = load_checkpoint(config.resume, config.architecture) if config.resume else None
     torch.manual_seed(config.seed)  # the same initial weights for the same seed (and on every rank)
@@ -146,7 +157,7 @@ def train(config: TrainConfig) -> TrainResult:
         epoch, batch_in_epoch, step = resume_state["epoch"], resume_state["batch_in_epoch"], resume_state["step"]
         torch.set_rng_state(resume_state["rng"]["torch"])
         log.info("resumed %s at epoch %d, batch %d (step %d)", config.resume, epoch, batch_in_epoch, step)
-    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) \
+    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if world > 1 else model
     loss_fn = LOSSES[config.architecture]
     result = TrainResult(skipped=list(data.skipped))
