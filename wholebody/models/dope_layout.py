@@ -20,7 +20,7 @@ centroid (``types.Person`` conventions).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,14 +36,7 @@ WB_BODY23 = KeypointLayout(
     skeleton=cocowb.BODY_LINKS + cocowb.FOOT_LINKS,
     to_wholebody=np.arange(23),
 )
-WB_HAND21 = KeypointLayout(
-    name="wholebody_hand21",
-    keypoints=cocowb.HAND_JOINTS,
-    parts={"hand": slice(0, 21)},
-    flip_pairs=(),
-    skeleton=tuple((a - 112, b - 112) for a, b in cocowb.RIGHT_HAND_LINKS),
-    to_wholebody=np.arange(112, 133),
-)
+WB_HAND21 = replace(cocowb.HAND21, name="wholebody_hand21")
 WB_FACE68 = KeypointLayout(
     name="wholebody_face68",
     keypoints=cocowb.FACE_NAMES,

@@ -143,5 +143,15 @@ COCO_WHOLEBODY = KeypointLayout(
     skeleton=SKELETON,
     to_wholebody=np.arange(133),
 )
+# One hand in COCO-WholeBody order, placed on the right-hand block (schema.others.hand_to_wholebody
+# moves it to the left block); MediaPipe's 21 hand landmarks use this same order.
+HAND21 = KeypointLayout(
+    name="coco_wholebody_hand21",
+    keypoints=HAND_JOINTS,
+    parts={"hand": slice(0, 21)},
+    flip_pairs=(),
+    skeleton=tuple((a - 112, b - 112) for a, b in RIGHT_HAND_LINKS),
+    to_wholebody=np.arange(112, 133),
+)
 SIGMAS_BY_PART: dict[str, np.ndarray] = {p: SIGMAS[s] for p, s in PART_SLICES.items()} | {"wholebody": SIGMAS}
 EVAL_PARTS: tuple[str, ...] = PARTS + ("wholebody",)

@@ -12,6 +12,8 @@ margin, lip borders) at the matching position, picked on the canonical face mode
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from wholebody.schema import cocowb
@@ -52,15 +54,8 @@ MEDIAPIPE_POSE33 = KeypointLayout(
     to_wholebody=_pose_to_wb,
 )
 
-MEDIAPIPE_HAND21 = KeypointLayout(
-    name="mediapipe_hand21",
-    keypoints=cocowb.HAND_JOINTS,
-    parts={"hand": slice(0, 21)},
-    flip_pairs=(),
-    skeleton=tuple((a - 112, b - 112) for a, b in cocowb.RIGHT_HAND_LINKS),
-    # Placed on the right-hand block; schema.others.hand_to_wholebody moves it for left hands.
-    to_wholebody=np.arange(112, 133),
-)
+# MediaPipe's hand landmarks are in COCO-WholeBody hand order: the same layout under its own name.
+MEDIAPIPE_HAND21 = replace(cocowb.HAND21, name="mediapipe_hand21")
 
 # fmt: off
 FACEMESH_TO_IBUG68 = np.array([
