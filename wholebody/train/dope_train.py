@@ -19,7 +19,6 @@ the counts are in the result and in the final ``log.jsonl`` line.  Multi-process
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -40,7 +39,7 @@ from wholebody.models.dope_layout import PART_NAMES
 from wholebody.train.checkpoint import load_checkpoint, save_checkpoint
 from wholebody.train.dope_pseudo import combine, load_teacher_cache, run_teacher, sample_key
 from wholebody.train.dope_step import ImageLabels, StepConfig, anchor_training_data, compute_losses
-from wholebody.train.loop import _rng_state, epoch_order, lr_factor, prepare_run
+from wholebody.train.loop import _rng_state, count_steps_per_epoch, epoch_order, optimization, prepare_run
 
 log = logging.getLogger(__name__)
 ARCHITECTURE = "dope"
@@ -178,18 +177,9 @@ def train_dope(config: DopeTrainConfig, teacher: Callable | None = None) -> Dope
     else:
         fit_model_anchor_poses(model, labels, config.seed)
     model.to(device).train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    steps_per_epoch = math.ceil(math.ceil(len(samples) / world) / config.batch_size)
-    optimizer = torch.optim.Adam(params, lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(
-        step, steps_per_epoch, config.epochs, config.warmup_steps, config.lr_steps))
-    epoch, batch_in_epoch, step = 0, 0, 0
-    if resume_state:
-        optimizer.load_state_dict(resume_state["optimizer"])
-        scheduler.load_state_dict(resume_state["scheduler"])
-        epoch, batch_in_epoch, step = resume_state["epoch"], resume_state["batch_in_epoch"], resume_state["step"]
-        torch.set_rng_state(resume_state["rng"]["torch"])
-        log.info("resumed %s at epoch %d, batch %d (step %d)", config.resume, epoch, batch_in_epoch, step)
+    params = [p for p in model.parameters() if p.requires_grad]  # frozen BatchNorm stays out
+    steps_per_epoch = count_steps_per_epoch(len(samples), world, config.batch_size)
+    optimizer, scheduler, (epoch, batch_in_epoch, step) = optimization(params, steps_per_epoch, config, resume_state)
     step_config = StepConfig(rois_per_image=config.rois_per_image)
     loader = ImageLoader(config.cache_images)
     result = DopeTrainResult(skipped=list(skipped), model=model)

@@ -132,6 +132,31 @@ def prepare_run(threads: int | None, device_name: str | None, amp: bool | None, 
     return rank, world, device, amp, out
 
 
+def count_steps_per_epoch(num_samples: int, world: int, batch_size: int) -> int:
+    """Batches per epoch for one process when ``world`` processes split the samples."""
+    return math.ceil(math.ceil(num_samples / world) / batch_size)
+
+
+def optimization(params, steps_per_epoch: int, config, resume_state: dict | None):
+    """Adam + the warm-up / step schedule of ``lr_factor``, and where training stands.
+
+    ``config`` needs ``lr``, ``epochs``, ``warmup_steps``, ``lr_steps`` and ``resume``.  With
+    ``resume_state`` the optimizer, scheduler and torch RNG are restored, so the run continues
+    exactly.  Returns (optimizer, scheduler, (epoch, batch_in_epoch, step)).
+    """
+    optimizer = torch.optim.Adam(params, lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(
+        step, steps_per_epoch, config.epochs, config.warmup_steps, config.lr_steps))
+    position = (0, 0, 0)
+    if resume_state:
+        optimizer.load_state_dict(resume_state["optimizer"])
+        scheduler.load_state_dict(resume_state["scheduler"])
+        position = (resume_state["epoch"], resume_state["batch_in_epoch"], resume_state["step"])
+        torch.set_rng_state(resume_state["rng"]["torch"])
+        log.info("resumed %s at epoch %d, batch %d (step %d)", config.resume, *position)
+    return optimizer, scheduler, position
+
+
 def train(config: TrainConfig) -> TrainResult:
     """Run (or resume) training; returns the losses, the last evaluation and the skip list."""
     rank, world, device, amp, out = prepare_run(config.threads, config.device, config.amp, config.out)
@@ -145,18 +170,11 @@ def train(config: TrainConfig) -> TrainResult:
         if config.val_annotations else data
     augment = AugmentConfig() if config.augment else AugmentConfig.part_jitter_only()
     dataset = TopDownDataset(data, config.architecture, model.config, augment, config.seed)
-    steps_per_epoch = math.ceil(math.ceil(len(dataset) / world) / config.batch_size)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(
-        step, steps_per_epoch, config.epochs, config.warmup_steps, config.lr_steps))
-    epoch, batch_in_epoch, step = 0, 0, 0
     if resume_state:
         model.load_state_dict(resume_state["model"])
-        optimizer.load_state_dict(resume_state["optimizer"])
-        scheduler.load_state_dict(resume_state["scheduler"])
-        epoch, batch_in_epoch, step = resume_state["epoch"], resume_state["batch_in_epoch"], resume_state["step"]
-        torch.set_rng_state(resume_state["rng"]["torch"])
-        log.info("resumed %s at epoch %d, batch %d (step %d)", config.resume, epoch, batch_in_epoch, step)
+    steps_per_epoch = count_steps_per_epoch(len(dataset), world, config.batch_size)
+    optimizer, scheduler, (epoch, batch_in_epoch, step) = optimization(
+        model.parameters(), steps_per_epoch, config, resume_state)
     net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if world > 1 else model
     loss_fn = LOSSES[config.architecture]
