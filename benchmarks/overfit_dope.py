@@ -151,18 +151,18 @@ def run(steps: int, chunks: int, out: Path, teacher: bool, min_size: int, lr: fl
     else:
         initial = new_model(config)
         fit_model_anchor_poses(initial, labels, config.seed)
-        report["chunks"].append({"step": 0, "h36m": h36m_errors(DopeEstimator(initial), h36m)})
+        report["chunks"].append({"step": 0, "h36m": h36m_errors(DopeEstimator(initial, method="ppi"), h36m)})
     start = time.perf_counter()
     for chunk in range(1, chunks + 1):
         config.max_steps = first_step + (steps - first_step) * chunk // chunks
         config.resume = str(out / "last.pt") if chunk > 1 or extend else None
         result = train_dope(config)
         shutil.copy(out / "last.pt", out / f"step{result.steps}.pt")  # kept for later analysis
-        estimator = DopeEstimator(load_dope(out / "last.pt"))
+        estimator = DopeEstimator(load_dope(out / "last.pt"), method="ppi")
         entry = {"step": result.steps, "loss": round(float(np.mean(result.losses[-20:])), 4),
                  "seconds": round(time.perf_counter() - start, 1), "h36m": h36m_errors(estimator, h36m),
-                 "coco_ap": coco_ap(estimator, fixtures),
-                 "coco_ap_nms": coco_ap(DopeEstimator(estimator.model, method="nms"), fixtures)}
+                 "coco_ap_nms": coco_ap(DopeEstimator(estimator.model, method="nms"), fixtures),
+                 "coco_ap_ppi": coco_ap(estimator, fixtures)}
         report["chunks"].append(entry)
         logging.info("%s", json.dumps(entry))
     report["paper_metrics"] = paper_metrics(estimator, fixtures)

@@ -46,20 +46,42 @@ def test_hand_beyond_its_size_is_not_attached():
     assert assign_hands(bodies, [hand((115, 0), True, size=20)], WHOLEBODY).tolist() == [[NO_MATCH, 0]]
 
 
-def test_hands_need_mutual_nearest():
+def test_public_rule_hands_need_mutual_nearest():
     # both bodies' right wrists are nearest to hand 0; only body 1 (closer) gets it
     bodies = [body((500, 500), (0, 0)), body((600, 600), (8, 0))]
     hands = [hand((10, 0), True, size=40), hand((300, 300), True, size=40)]
-    assert assign_hands(bodies, hands, WHOLEBODY).tolist() == [[NO_MATCH, NO_MATCH], [NO_MATCH, 0]]
+    assert assign_hands(bodies, hands, WHOLEBODY, by_score=False).tolist() == [[NO_MATCH, NO_MATCH], [NO_MATCH, 0]]
 
 
-def test_faces_need_exactly_one_box_both_ways():
+def test_public_rule_faces_need_exactly_one_box_both_ways():
     bodies = [body((0, 0), (0, 0), head=(50, 50)), body((0, 0), (0, 0), head=(200, 200))]
-    assert assign_faces(bodies, [face((50, 50)), face((200, 205))], WHOLEBODY).tolist() == [0, 1]
+    assert assign_faces(bodies, [face((50, 50)), face((200, 205))], WHOLEBODY, by_score=False).tolist() == [0, 1]
     # body 0's head lies in two face boxes -> ambiguous, none
-    assert assign_faces(bodies, [face((50, 50)), face((52, 52))], WHOLEBODY).tolist() == [NO_MATCH, NO_MATCH]
+    assert assign_faces(bodies, [face((50, 50)), face((52, 52))], WHOLEBODY, by_score=False).tolist() == [NO_MATCH, NO_MATCH]
     # both heads inside one big face box -> none
-    assert assign_faces(bodies, [face((125, 125), half=100)], WHOLEBODY).tolist() == [NO_MATCH, NO_MATCH]
+    assert assign_faces(bodies, [face((125, 125), half=100)], WHOLEBODY, by_score=False).tolist() == [NO_MATCH, NO_MATCH]
+
+
+def test_duplicate_body_leaves_parts_to_the_most_confident_copy():
+    # PPI can keep a low-score duplicate of a body at the same spot: under the public rule it
+    # blocks the face (two heads in one box); by score the confident copy takes hand and face
+    bodies = [body((0, 0), (100, 100), head=(50, 10), score=0.2), body((0, 0), (101, 100), head=(51, 10), score=3.0)]
+    hands, faces = [hand((102, 100), True)], [face((50, 10))]
+    assert assign_hands(bodies, hands, WHOLEBODY).tolist() == [[NO_MATCH, NO_MATCH], [NO_MATCH, 0]]
+    assert assign_faces(bodies, faces, WHOLEBODY).tolist() == [NO_MATCH, 0]
+    assert assign_faces(bodies, faces, WHOLEBODY, by_score=False).tolist() == [NO_MATCH, NO_MATCH]
+
+
+def test_by_score_each_part_goes_to_one_body_and_each_body_takes_its_nearest():
+    # body 0 (higher score) takes the nearer of the two right hands; body 1 the other one
+    bodies = [body((0, 0), (0, 0), head=(50, 50), score=2.0), body((0, 0), (30, 0), head=(58, 50), score=1.0)]
+    hands = [hand((35, 0), True, size=40), hand((5, 0), True, size=40)]
+    assert assign_hands(bodies, hands, WHOLEBODY).tolist() == [[NO_MATCH, 1], [NO_MATCH, 0]]
+    # two face boxes hold both heads: each body takes the face whose centre is nearest, once
+    faces = [face((59, 50)), face((49, 50))]
+    assert assign_faces(bodies, faces, WHOLEBODY).tolist() == [1, 0]
+    # a face box that holds no head is never attached
+    assert assign_faces(bodies, [face((300, 300))], WHOLEBODY).tolist() == [NO_MATCH, NO_MATCH]
 
 
 def test_empty_parts():

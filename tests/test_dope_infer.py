@@ -25,8 +25,12 @@ def test_estimator_returns_sorted_people_and_ignores_boxes():
     for part in ("body", "hand", "face"):  # anchors in the box centre: every decoded pose is finite
         anchors = model.anchor_poses(part)
         model.set_anchor_poses(part, torch.cat([torch.full((*anchors.shape[:2], 2), 0.5), torch.zeros((*anchors.shape[:2], 3))], -1))
-    estimator = DopeEstimator(model, part_kwargs={p: {"th_detect": 0.0} for p in ("body", "hand", "face")})
     image = (np.random.default_rng(0).random((80, 120, 3)) * 255).astype(np.uint8)
+    nms = DopeEstimator(model, part_kwargs={p: {"min_score": 0.0} for p in ("body", "hand", "face")})
+    assert nms.method == "nms"  # the default
+    people = nms(image)
+    assert people and [p.score for p in people] == sorted((p.score for p in people), reverse=True)
+    estimator = DopeEstimator(model, method="ppi", part_kwargs={p: {"th_detect": 0.0} for p in ("body", "hand", "face")})
     people = estimator(image)
     assert people and [p.score for p in people] == sorted((p.score for p in people), reverse=True)
     again = estimator(image, person_boxes=np.array([[0, 0, 10, 10]]), person_scores=np.array([1.0]))

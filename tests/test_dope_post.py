@@ -119,3 +119,13 @@ def test_detect_parts_dispatch():
     assert len(detect_parts(out, ("body",), 1, method="nms", part_kwargs={"body": {"min_score": 0.9}})["body"]) == 0
     with pytest.raises(ValueError, match="ppi"):
         detect_parts(out, ("body",), 1, method="other")
+
+
+def test_nms_default_keeps_people_whose_pose_boxes_overlap_moderately():
+    # two people side by side: pose boxes overlap with IoU ~0.33 -- DOPE's 0.1 would drop one
+    boxes = [[0, 0, 100, 200], [50, 0, 150, 200]]
+    scores = [[0.1, 0.9], [0.2, 0.8]]
+    pose = np.array([[0.0, 0.0], [100.0, 200.0]])
+    dets = pose_nms("body", *_proposals(boxes, scores, [pose, pose + [50.0, 0.0]], [np.zeros((2, 3))] * 2))
+    assert [d.score for d in dets] == pytest.approx([0.9, 0.8])
+    assert len(pose_nms("body", *_proposals(boxes, scores, [pose, pose + [50.0, 0.0]], [np.zeros((2, 3))] * 2), iou=0.1)) == 1

@@ -26,13 +26,14 @@ from wholebody.data.errors import WholebodyError
 log = logging.getLogger(__name__)
 
 
-def load_estimator(model_path: str | None, detector: str | None = None, face: str = "mesh"):
+def load_estimator(model_path: str | None, detector: str | None = None, face: str = "mesh", dope_post: str = "nms"):
     """The estimator for ``--model``: None -> the part-expert ensemble (built now, may take seconds).
 
     ``detector`` (``movenet`` / ``centernet``) chooses the person detector of the part-expert
     ensemble and of top-down checkpoints (ZoomNet, HRNet-133); None is MoveNet, or BlazePose with
     a warning when the model files are not prepared.  ``face`` (``mesh`` / ``dlib``) is the
-    ensemble's face expert.  DOPE checkpoints detect people themselves.
+    ensemble's face expert.  DOPE checkpoints detect people themselves; ``dope_post`` (``nms`` /
+    ``ppi``) is their post-processing.
     """
     person_detector = None
     if detector is not None:
@@ -52,7 +53,7 @@ def load_estimator(model_path: str | None, detector: str | None = None, face: st
         from wholebody.models.dope_infer import DopeEstimator
         from wholebody.train.dope_train import load_dope
 
-        return DopeEstimator(load_dope(model_path))
+        return DopeEstimator(load_dope(model_path), method=dope_post)
     if architecture in ("zoomnet", "hrnet133"):
         from wholebody.models.topdown import TopDownEstimator
 
@@ -78,6 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face", choices=("mesh", "dlib"), default="mesh",
                         help="face expert of the default model: the MediaPipe mesh mapped to 68 points (default) or "
                              "dlib's 68-point predictor (needs the [dlib] extra)")
+    parser.add_argument("--dope-post", choices=("nms", "ppi"), default="nms",
+                        help="post-processing of a DOPE --model: pose-box NMS (default) or the paper's pose-proposal "
+                             "integration")
     parser.add_argument("--box-thr", type=float, metavar="SCORE", default=0.0, help="minimum score of a --boxes box (default 0)")
     parser.add_argument("--no-overlay", action="store_true", help="write no overlay images / videos")
     parser.add_argument("--plot3d", action="store_true", help="also write a 3D plot PNG per person (images only)")
@@ -166,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
                                         score_thr=args.score_thr)
         except OSError as err:
             return _usage_error(f"cannot write to --out {args.out}: {err}")
-        runner = PredictRun(lambda: load_estimator(args.model, args.detector, args.face), outputs, options, report)
+        runner = PredictRun(lambda: load_estimator(args.model, args.detector, args.face, args.dope_post), outputs, options, report)
         try:
             summary = runner.run(items)
             outputs.close()

@@ -26,10 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tiny", action="store_true", help="the test-size network (CPU-friendly)")
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
                         help="crop size (default 384 288, tiny: 256 192)")
-    parser.add_argument("--epochs", type=int, default=210, help="default %(default)s")
-    parser.add_argument("--batch-size", type=int, default=64, help="per process (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (default %(default)s)")
-    parser.add_argument("--warmup-steps", type=int, default=500, help="linear warm-up steps (default %(default)s)")
+    parser.add_argument("--epochs", type=int, default=None, help="default: 210 (zoomnet, hrnet133) / 20 (dope)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="images per process (default: 64 (zoomnet, hrnet133) / 2 (dope))")
+    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 5e-4 / 1e-4 for dope)")
+    parser.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps (default: 500 / 100 for dope)")
     parser.add_argument("--no-augment", action="store_true",
                         help="plain crops, no flip/rotation/scale/half-body (ZoomNet part boxes are still jittered)")
     parser.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint (same architecture)")
@@ -49,7 +50,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dope_arguments(parser)
 
 
+# Per-architecture defaults of the shared optimisation flags: ZoomNet's are the paper's (Adam
+# 5e-4, batch 64 per GPU, 210 epochs); DOPE's are DopeTrainConfig's (two full-size images per
+# process already fill a GPU, and a batch of 64 would be a surprise on a CPU).
+TOP_DOWN_DEFAULTS = {"epochs": 210, "batch_size": 64, "lr": 5e-4, "warmup_steps": 500}
+
+
+def _dope_defaults() -> dict:
+    from wholebody.train.dope_train import DopeTrainConfig
+
+    fields = DopeTrainConfig.__dataclass_fields__
+    return {name: fields[name].default for name in TOP_DOWN_DEFAULTS}
+
+
+def fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """Give the optimisation flags left unset their architecture's default (in place)."""
+    defaults = _dope_defaults() if args.architecture == "dope" else TOP_DOWN_DEFAULTS
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
+
+
 def run(args: argparse.Namespace) -> int:
+    fill_defaults(args)
     if args.architecture == "dope":
         from wholebody.cli.train_dope import run_dope
 

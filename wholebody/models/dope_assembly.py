@@ -1,13 +1,24 @@
 """Whole-body assembly: attach DOPE's hand and face detections to its bodies, build ``Person``s.
 
-Hands: for each side separately (a left hand only ever goes to a left wrist, which the public
-code did not enforce), body ``b`` and hand ``h`` are paired when ``h`` is the nearest hand of
-that side to ``b``'s wrist, ``b`` is the nearest body to ``h``'s wrist, and the wrist distance is
-at most ``margin`` x the hand size (longest side of the hand's pose box, 10 % margin per side).
-Faces: a face attaches to a body when the body's head point lies inside exactly that one face
-box (landmark box, 10 % margin) and no other body's head point lies inside it.  Empty parts
-are fine.  The body's wrists are *not* overwritten by the hand's (the public code did), unless
-``overwrite_wrists``.
+Two matching rules share the same geometry: a hand may go to a wrist of its own side (the
+public code ignored the side) at most ``margin`` x the hand size away (longest side of the
+hand's pose box, 10 % margin per side); a face may go to a body whose head point lies inside
+the face's landmark box (10 % margin).
+
+* ``by_score=True`` (default): bodies are taken in descending score; each takes the nearest
+  still-free hand per wrist and the free face whose box centre is nearest its head point.
+* ``by_score=False`` (the public code's rule): a hand pairs only with the *mutually* nearest
+  wrist; a face only when the head lies inside exactly one face box and that box holds no
+  other body's head.
+
+Why the default differs: PPI keeps several modes per person (low-score duplicates of a body
+whose wrists and head fall on the same spots), and under the mutual rule one duplicate is
+enough to leave every copy without its hands and face.  On the overfit fixture run this rule
+alone cost half the whole-body AP.  Taking bodies by score gives each part to the most
+confident body and leaves duplicates bare, so they stay low-ranked false positives.
+
+Empty parts are fine.  The body's wrists are *not* overwritten by the hand's (the public code
+did), unless ``overwrite_wrists``.
 
 ``Person`` scores: a detection score ``s`` (PPI sums can exceed 1) becomes ``1 - exp(-s)``,
 which keeps the ranking and lies in [0, 1); every keypoint of a part gets its part's score.
@@ -44,8 +55,20 @@ def _mutual_nearest(distance: np.ndarray, limit: np.ndarray) -> np.ndarray:
     return match
 
 
+def _greedy_by_score(distance: np.ndarray, allowed: np.ndarray, body_scores: np.ndarray) -> np.ndarray:
+    """distance/allowed (B, H) -> per body (descending score) the nearest allowed free column, or -1."""
+    match = np.full(distance.shape[0], NO_MATCH)
+    free = np.ones(distance.shape[1], bool)
+    for b in np.argsort(-body_scores, kind="stable"):
+        options = np.flatnonzero(allowed[b] & free)
+        if len(options):
+            match[b] = options[np.argmin(distance[b, options])]
+            free[match[b]] = False
+    return match
+
+
 def assign_hands(bodies: list[PartDetection], hands: list[PartDetection], layout: DopeLayout,
-                 margin: float = 1.0) -> np.ndarray:
+                 margin: float = 1.0, by_score: bool = True) -> np.ndarray:
     """(B, 2) indices into ``hands``: column 0 the left hand, column 1 the right hand, -1 none."""
     result = np.full((len(bodies), 2), NO_MATCH)
     for column, is_right in ((0, False), (1, True)):
@@ -56,12 +79,16 @@ def assign_hands(bodies: list[PartDetection], hands: list[PartDetection], layout
         hand_wrists = np.stack([hands[i].pose2d[layout.hand_wrist] for i in side])
         distance = np.linalg.norm(wrists[:, None] - hand_wrists[None], axis=-1)
         limit = margin * np.array([hand_size(hands[i].pose2d) for i in side])
-        match = _mutual_nearest(distance, limit)
+        if by_score:
+            match = _greedy_by_score(distance, distance <= limit[None], np.array([b.score for b in bodies]))
+        else:
+            match = _mutual_nearest(distance, limit)
         result[match >= 0, column] = np.array(side)[match[match >= 0]]
     return result
 
 
-def assign_faces(bodies: list[PartDetection], faces: list[PartDetection], layout: DopeLayout) -> np.ndarray:
+def assign_faces(bodies: list[PartDetection], faces: list[PartDetection], layout: DopeLayout,
+                 by_score: bool = True) -> np.ndarray:
     """(B,) index into ``faces`` per body, -1 when none (see module docstring)."""
     result = np.full(len(bodies), NO_MATCH)
     if not bodies or not faces:
@@ -70,6 +97,10 @@ def assign_faces(bodies: list[PartDetection], faces: list[PartDetection], layout
     boxes = pose_boxes(np.stack([f.pose2d for f in faces]), POSE_BOX_MARGIN)
     inside = ((heads[:, None, 0] >= boxes[None, :, 0]) & (heads[:, None, 0] <= boxes[None, :, 2])
               & (heads[:, None, 1] >= boxes[None, :, 1]) & (heads[:, None, 1] <= boxes[None, :, 3]))
+    if by_score:
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+        distance = np.linalg.norm(heads[:, None] - centres[None], axis=-1)
+        return _greedy_by_score(distance, inside, np.array([b.score for b in bodies]))
     for b in range(len(bodies)):
         if inside[b].sum() == 1:
             f = int(np.flatnonzero(inside[b])[0])
@@ -144,15 +175,15 @@ def make_person(body: PartDetection | None, left: PartDetection | None, right: P
 
 
 def assemble(detections: dict[str, list[PartDetection]], layout: DopeLayout, margin: float = 1.0,
-             keep_unassigned: bool = True, overwrite_wrists: bool = False) -> list[Person]:
+             keep_unassigned: bool = True, overwrite_wrists: bool = False, by_score: bool = True) -> list[Person]:
     """Whole-body people from one image's part detections (``dope_post.detect_parts``).
 
     Hands and faces attached to no body become people of their own when ``keep_unassigned``
     (body score 0), so they still count for the hand / face metrics.
     """
     bodies, hands, faces = (detections.get(p, []) for p in ("body", "hand", "face"))
-    hand_match = assign_hands(bodies, hands, layout, margin)
-    face_match = assign_faces(bodies, faces, layout)
+    hand_match = assign_hands(bodies, hands, layout, margin, by_score)
+    face_match = assign_faces(bodies, faces, layout, by_score)
     people = []
     for b, body in enumerate(bodies):
         left = hands[hand_match[b, 0]] if hand_match[b, 0] >= 0 else None

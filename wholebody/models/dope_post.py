@@ -21,7 +21,10 @@ of the wrong candidate): classes below ``hand_classes_per_side`` are right hands
 
 **NMS** (DOPE's faster alternative): per proposal its best class; keep scores >= ``min_score``;
 suppress at IoU ``iou`` between boxes around the 2D poses (tight bounds + 10 % per side).  The
-score is one probability.  Every function accepts zero proposals and returns no detection.
+score is one probability.  DOPE's code suppresses at IoU 0.1; we default to 0.5 because people
+in COCO crowds overlap more than that (overfit fixture model, whole-body AP 0.758 at 0.1, 0.904
+at 0.5, the same from 0.4 to 0.6: ``benchmarks/overfit_dope.py``).  Every function accepts zero
+proposals and returns no detection.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import torch
 from wholebody.nn.nms import box_iou, nms
 
 POSE_BOX_MARGIN = 0.1
+NMS_IOU = 0.5  # DOPE's code: 0.1 (module docstring)
+POST_PROCESSING = ("nms", "ppi")
 
 
 @dataclass
@@ -136,7 +141,7 @@ def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, po
 
 
 def pose_nms(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, pose3d: np.ndarray,
-             min_score: float = 0.3, iou: float = 0.1, hand_classes_per_side: int | None = None) -> list[PartDetection]:
+             min_score: float = 0.3, iou: float = NMS_IOU, hand_classes_per_side: int | None = None) -> list[PartDetection]:
     """DOPE's NMS alternative for one part of one image (module docstring); same inputs as :func:`ppi`."""
     boxes, scores, pose2d, pose3d = (np.asarray(a, dtype=np.float64) for a in (boxes, scores, pose2d, pose3d))
     if len(scores) == 0:
@@ -153,12 +158,12 @@ def pose_nms(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarra
 
 
 def detect_parts(output: dict[str, torch.Tensor], parts: tuple[str, ...], hand_classes_per_side: int,
-                 method: str = "ppi", part_kwargs: dict[str, dict] | None = None) -> dict[str, list[PartDetection]]:
+                 method: str = "nms", part_kwargs: dict[str, dict] | None = None) -> dict[str, list[PartDetection]]:
     """Run PPI or NMS on every part of one image's ``DOPE.forward`` output.
 
     ``part_kwargs[part]`` overrides that part's thresholds (the checkpoint's ``<part>_ppi_kwargs``).
     """
-    if method not in ("ppi", "nms"):
+    if method not in POST_PROCESSING:
         raise ValueError(f"unknown DOPE post-processing {method!r}; choose 'ppi' or 'nms'")
     run = ppi if method == "ppi" else pose_nms
     result = {}
