@@ -3,7 +3,7 @@
 Full mode: shorter side 800 px (longer <= 1333), 1000 proposals, fp32.  Real-time mode: shorter
 side 400 px, 50 proposals, fp16 on a GPU (fp32 on CPU).  The network is a ResNet-50 DOPE with
 random weights and anchor poses at the box centre: the work per image does not depend on the
-weights except in post-processing, which is timed separately (PPI on the raw outputs).
+weights except in post-processing, which is timed separately (NMS and PPI on the raw outputs).
 The paper reports 100 ms (full) and 28 ms (real-time) per image on a T4 GPU.
 
 Usage: ``python benchmarks/dope_speed.py [--device cuda] [--repeats 10] [--train-steps 10]``
@@ -29,8 +29,8 @@ def _sync(device: torch.device) -> None:
 
 
 def time_inference(model, image: torch.Tensor, repeats: int, device: torch.device) -> dict[str, float]:
-    """Median ms/image of the network and of PPI on its output."""
-    network, post = [], []
+    """Median ms/image of the network and of each post-processing (NMS, PPI) on its output."""
+    network, post = [], {"nms": [], "ppi": []}
     with torch.no_grad():
         model([image])  # warm-up (cuDNN autotune, allocator)
         for _ in range(repeats):
@@ -39,11 +39,12 @@ def time_inference(model, image: torch.Tensor, repeats: int, device: torch.devic
             out = model([image])[0]
             _sync(device)
             network.append(time.perf_counter() - tic)
-            tic = time.perf_counter()
-            detect_parts(out, PART_NAMES, model.hand_classes_per_side)
-            post.append(time.perf_counter() - tic)
-    return {"network_ms": round(1000 * float(np.median(network)), 1), "ppi_ms": round(1000 * float(np.median(post)), 1),
-            "proposals": int(len(out["boxes"]))}
+            for method, times in post.items():
+                tic = time.perf_counter()
+                detect_parts(out, PART_NAMES, model.hand_classes_per_side, method)
+                times.append(time.perf_counter() - tic)
+    return {"network_ms": round(1000 * float(np.median(network)), 1), "proposals": int(len(out["boxes"]))} | {
+        f"{method}_ms": round(1000 * float(np.median(times)), 1) for method, times in post.items()}
 
 
 def time_training(model, steps: int, batch: int, device: torch.device) -> float:

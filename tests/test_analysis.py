@@ -191,6 +191,36 @@ def test_cli_on_the_xtcocotools_example(fixtures_dir, tmp_path):
         png = out / f"pr_{part}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert (out / "pr_all.png").is_file()
+    budget = summary["wholebody_ap_with_perfect"]
+    assert budget["original"] == pytest.approx(expected["keypoints_wholebody"][0], abs=1e-12)
+    assert set(budget) == {"original", "perfect_body", "perfect_face", "perfect_hands"}
+    assert "with perfect body" in done.stdout
+
+
+def test_wholebody_budget_names_the_part_that_limits_ap():
+    """Two people with exact bodies and no face labels; the results' hands are 40 px off.  A
+    perfect-hands copy scores AP 1, a perfect body changes nothing; the input is not modified."""
+    from wholebody.eval.analysis_budget import wholebody_budget, with_perfect_parts
+    from wholebody.eval.analysis import match_part
+
+    a, b = _hands(_body(100.0), 100.0), _hands(_body(900.0), 900.0)
+    gt = _gt([(1, a), (2, b)])
+    guesses = []
+    for person in (a, b):
+        guess = person.copy()
+        guess[PART_SLICES["lefthand"].start:PART_SLICES["righthand"].stop, 1] += 40.0
+        guesses.append(guess)
+    res = _results(gt, [(1, guesses[0], 0.9), (2, guesses[1], 0.8)])
+    before = res.keypoints.copy()
+    budget = wholebody_budget(gt, res)
+    assert budget["original"] < 0.5
+    assert budget["perfect_hands"] == pytest.approx(1.0)
+    assert budget["perfect_body"] == pytest.approx(budget["original"])
+    np.testing.assert_array_equal(res.keypoints, before)
+    matched = match_part(gt, res, "wholebody")[0]
+    fixed = with_perfect_parts(gt, res, matched, ("lefthand",))
+    np.testing.assert_array_equal(fixed.keypoints[:, PART_SLICES["lefthand"], :2], gt.keypoints[matched][:, PART_SLICES["lefthand"], :2])
+    np.testing.assert_array_equal(fixed.keypoints[:, PART_SLICES["righthand"]], before[:, PART_SLICES["righthand"]])
 
 
 def test_cli_reports_bad_input(tmp_path, caplog):

@@ -5,6 +5,8 @@ For each part (body, foot, face, left hand, right hand, whole body): counts keyp
 and false negatives, then re-evaluates after fixing each error type cumulatively.  Writes to
 --out: ``summary.json`` (counts and AP after each fix), ``pr_<part>.png`` (PR curves at
 --pr-oks) and ``pr_all.png`` (all parts), and prints a table of AP at --pr-oks per step.
+With the whole body among the parts it also reports the error budget of
+``wholebody.eval.analysis_budget``: whole-body AP with perfect body, face or hands.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def _table(analyses, pr_oks: float) -> str:
 def run(args: argparse.Namespace) -> int:
     from wholebody.data.cocowb import load_ground_truth, load_results
     from wholebody.eval.analysis import GOOD_KS, JITTER_KS
+    from wholebody.eval.analysis_budget import wholebody_budget
     from wholebody.eval.analysis_fixes import analyze
     from wholebody.viz.pr_plots import write_overview, write_part_plot
 
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         gt = load_ground_truth(args.gt)
         res = load_results(args.results, gt=gt)
         analyses = analyze(gt, res, parts=tuple(args.parts), match_oks=args.match_oks, pr_oks=args.pr_oks)
+        budget = wholebody_budget(gt, res, args.match_oks) if "wholebody" in args.parts else None
     except (WholebodyError, ValueError) as err:
         log.error("%s", err)
         return 1
@@ -74,10 +78,15 @@ def run(args: argparse.Namespace) -> int:
         "ks_thresholds": {"good": GOOD_KS, "jitter": JITTER_KS},
         "parts": {part: analysis.summary() for part, analysis in analyses.items()},
     }
+    if budget is not None:
+        summary["wholebody_ap_with_perfect"] = budget
     atomic_write_bytes(out / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     for part, analysis in analyses.items():
         write_part_plot(out / f"pr_{part}.png", analysis, part)
     write_overview(out / "pr_all.png", analyses)
     print(_table(analyses, args.pr_oks))
+    if budget is not None:
+        print("whole-body AP " + f"{budget['original']:.3f}; with perfect " +
+              ", ".join(f"{name.removeprefix('perfect_')} {ap:.3f}" for name, ap in budget.items() if name != "original"))
     print(f"wrote {out / 'summary.json'} and {len(analyses) + 1} PNG files to {out}")
     return 0
