@@ -86,6 +86,7 @@ GT_CASES = [
     ("inf", lambda d: d["annotations"][1]["keypoints"].__setitem__(0, float("inf")), "record 101", "keypoints", "finite"),
     ("string value", lambda d: d["annotations"][1]["righthand_kpts"].__setitem__(5, "x"), "record 101", "righthand_kpts", "number"),
     ("null value", lambda d: d["annotations"][0]["lefthand_kpts"].__setitem__(0, None), "record 100", "lefthand_kpts", "number"),
+    ("true in a keypoint list", lambda d: d["annotations"][1]["face_kpts"].__setitem__(7, True), "record 101", "face_kpts", "True"),
     ("missing id", lambda d: d["annotations"][1].pop("id"), "record 1", "'id'", "missing"),
     ("duplicate id", lambda d: d["annotations"][1].__setitem__("id", 100), "record 100", "'id'", "duplicate"),
     ("string id", lambda d: d["annotations"][1].__setitem__("id", "101"), "record 1", "'id'", "integer"),
@@ -116,6 +117,7 @@ RESULT_CASES = [
     ("non-numeric score", lambda r: r[1].__setitem__("score", "high"), "record 1", "'score'", "number"),
     ("NaN part score", lambda r: r[1].__setitem__("face_score", float("nan")), "record 1", "face_score", "finite"),
     ("missing image id", lambda r: r[0].pop("image_id"), "record 0", "image_id", "missing"),
+    ("false in a keypoint list", lambda r: r[0]["righthand_kpts"].__setitem__(2, False), "record 0", "righthand_kpts", "False"),
     ("nested keypoints", lambda r: r[0].__setitem__("keypoints", [[1, 2, 3]] * 17), "record 0", "keypoints", "51"),
     ("not an object", lambda r: r.__setitem__(1, [1, 2]), "record 1", None, "object"),
 ]
