@@ -129,3 +129,19 @@ def test_nms_default_keeps_people_whose_pose_boxes_overlap_moderately():
     dets = pose_nms("body", *_proposals(boxes, scores, [pose, pose + [50.0, 0.0]], [np.zeros((2, 3))] * 2))
     assert [d.score for d in dets] == pytest.approx([0.9, 0.8])
     assert len(pose_nms("body", *_proposals(boxes, scores, [pose, pose + [50.0, 0.0]], [np.zeros((2, 3))] * 2), iou=0.1)) == 1
+
+
+def test_mje_overlap_separates_people_whose_proposals_overlap():
+    # two side-by-side people: proposal IoU 0.33 > 0.2, so 'bbox' makes one instance of them;
+    # under 'mje' the mean joint distance (50 px) / (2 x 100 + 1) = 0.25 is above th_iou 0.1
+    boxes = [[0, 0, 100, 100], [50, 0, 150, 100]]
+    scores = [[0.1, 0.9], [0.2, 0.8]]
+    pose = np.array([[10.0, 10.0], [90.0, 90.0]])
+    p3d = [np.zeros((2, 3)), np.zeros((2, 3))]  # same root-relative 3D: modes cannot tell them apart
+    arrays = _proposals(boxes, scores, [pose, pose + [50.0, 0.0]], p3d)
+    assert len(ppi("body", *arrays)) == 1
+    people = ppi("body", *arrays, overlap="mje", th_iou=0.1)
+    assert [d.score for d in people] == pytest.approx([0.9, 0.8])
+    np.testing.assert_allclose(people[1].pose2d, pose + [50.0, 0.0])
+    with pytest.raises(ValueError, match="mje"):
+        ppi("body", *arrays, overlap="pose")

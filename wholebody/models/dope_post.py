@@ -5,7 +5,12 @@
 1. Candidates: every (proposal, class) pair whose softmax score is >= ``score_th`` (default
    0.1 / K), each with its proposal box, class, 2D pose and 3D pose.
 2. Instances: greedily take the best remaining candidate and group every remaining candidate
-   whose *proposal box* overlaps its box with IoU > ``th_iou`` (plain IoU, no +1 pixel).
+   that overlaps it: ``overlap="bbox"`` (the paper's default) -- *proposal box* IoU > ``th_iou``
+   (plain IoU, no +1 pixel); ``overlap="mje"`` (the public code's option for hands and faces)
+   -- mean 2D joint distance / (2 x longest side of the best candidate's box + 1) < ``th_iou``.
+   Root-relative 3D cannot tell two standing people apart, so in crowds 'bbox' at 0.2 merges
+   neighbours into one instance; on the overfit fixture model whole-body AP is 0.537 with
+   'bbox' at 0.2 and 0.800 with 'mje' at 0.05 (NMS: 0.904).
 3. Modes inside an instance: take the best unassigned candidate (stop once its score is below
    ``min_mode_score`` and a mode exists), collect from the whole instance the candidates whose
    mean per-joint 3D distance to it is < ``th_pose3d`` metres, and average their 2D and 3D
@@ -73,6 +78,17 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return box_iou(torch.as_tensor(box[None], dtype=torch.float64), torch.as_tensor(boxes, dtype=torch.float64))[0].numpy()
 
 
+def _overlaps(overlap: str, best: int, group: np.ndarray, boxes: np.ndarray, pose2d: np.ndarray,
+              th_iou: float) -> np.ndarray:
+    """Which candidates of ``group`` belong to ``best``'s instance (module docstring, step 2)."""
+    if overlap == "bbox":
+        return _iou(boxes[best], boxes[group]) > th_iou
+    if overlap == "mje":
+        side = float((boxes[best, 2:] - boxes[best, :2]).max())
+        return np.linalg.norm(pose2d[group] - pose2d[best], axis=-1).mean(axis=-1) / (2 * side + 1) < th_iou
+    raise ValueError(f"unknown PPI overlap {overlap!r}; choose 'bbox' or 'mje'")
+
+
 def _side(part: str, cls: int, hand_classes_per_side: int | None) -> bool | None:
     if part != "hand":
         return None
@@ -95,7 +111,7 @@ def _weighted_mode(weights: np.ndarray, classes: np.ndarray, pose2d: np.ndarray,
 def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, pose3d: np.ndarray,
         score_th: float | None = None, th_iou: float = 0.2, th_pose3d: float = 0.3, min_mode_score: float = 0.05,
         th_detect: float = 0.002, hand_classes_per_side: int | None = None, upper_body_from: int | None = None,
-        lower_body_joints: tuple[int, ...] = ()) -> list[PartDetection]:
+        lower_body_joints: tuple[int, ...] = (), overlap: str = "bbox") -> list[PartDetection]:
     """Pose-proposal integration for one part of one image (module docstring).
 
     Args:
@@ -115,7 +131,7 @@ def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, po
     while remaining.any():
         best = int(np.flatnonzero(remaining)[np.argmax(cand_score[remaining])])
         group = np.flatnonzero(remaining)
-        group = group[_iou(cand_box[best], cand_box[group]) > th_iou]
+        group = group[_overlaps(overlap, best, group, cand_box, cand_2d, th_iou)]
         group = np.union1d(group, [best])
         remaining[group] = False
         unassigned = np.ones(len(group), bool)
