@@ -116,3 +116,28 @@ def test_smoother_is_per_track_resolution_free_and_skips_low_scores():
     # The still second person is smoothed: its nose moves much less than the added noise.
     nose = results[1.0][5:, 1, 0]
     assert np.std(nose, axis=0).max() < 1.0
+
+
+def test_smoother_smooths_3d_per_part_and_passes_low_score_points_through():
+    rng = np.random.default_rng(5)
+    clean = person_in_box(np.array([100, 20, 60, 150.0])).keypoints_3d
+    traces = {True: [], False: []}
+    for smooth_3d in (True, False):
+        smoother = KeypointSmoother(fps=30.0, smooth_3d=smooth_3d)
+        for t in range(30):
+            person = person_in_box(np.array([100, 20, 60, 150.0]))
+            person.track_id = 1
+            person.keypoints[18, 2] = 0.0  # a foot point below the score threshold
+            for part, xyz in person.keypoints_3d.items():
+                if xyz is not None:
+                    person.keypoints_3d[part] = xyz + rng.normal(0, 0.01, xyz.shape)  # 1 cm noise
+            raw_toe = person.keypoints_3d["body"][18].copy()
+            smoother.update([person], t)
+            if smooth_3d:
+                np.testing.assert_array_equal(person.keypoints_3d["body"][18], raw_toe)
+            assert person.keypoints_3d["righthand"] is None
+            traces[smooth_3d].append({p: v.copy() for p, v in person.keypoints_3d.items() if v is not None})
+    for part in ("body", "face", "lefthand"):
+        smoothed = np.abs(np.array([f[part] for f in traces[True][10:]]) - clean[part]).mean()
+        raw = np.abs(np.array([f[part] for f in traces[False][10:]]) - clean[part]).mean()
+        assert smoothed < 0.6 * raw, (part, smoothed, raw)

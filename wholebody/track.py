@@ -14,7 +14,11 @@ landmark smoothing, the speed is measured in *person sizes per second* (pixels /
 size = mean of the box width and height), so the parameters do not depend on image resolution
 or on how far the person is; the filtered values stay in pixels.  :class:`KeypointSmoother`
 keeps one filter per track and smooths the x, y of every keypoint whose score is above
-``score_thr``; a point below it passes through unchanged and its filter restarts.
+``score_thr``; a point below it passes through unchanged and its filter restarts.  With
+``smooth_3d`` it also smooths each part's 3D points (``Person.keypoints_3d``, metres) with
+their own filters and the same parameters, the speed measured in units of ``SIZE_3D`` (1 m, a
+person's mean width and height) per second so 3D is smoothed like 2D; a 3D point is active
+when its 2D point is.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from wholebody.schema import SIGMAS
+from wholebody.schema import PART_SLICES, SIGMAS
 from wholebody.types import Person
 
 
@@ -186,6 +190,13 @@ class OneEuroFilter:
         return filtered
 
 
+SIZE_3D = 1.0  # metres: the 3D stand-in for the 2D person size (mean of box width and height)
+# Which 133-layout points give each 3D part its activity (``Person.keypoints_3d`` layouts):
+# body 3D holds the 23 body + foot points, the others their own part.
+_PART_POINTS_3D = {"body": slice(0, PART_SLICES["foot"].stop), "face": PART_SLICES["face"],
+                   "lefthand": PART_SLICES["lefthand"], "righthand": PART_SLICES["righthand"]}
+
+
 class KeypointSmoother:
     """One :class:`OneEuroFilter` per track id over the (133, 2) pixel coordinates.
 
@@ -198,21 +209,37 @@ class KeypointSmoother:
     """
 
     def __init__(self, fps: float, min_cutoff: float = 0.5, beta: float = 20.0, d_cutoff: float = 1.0,
-                 score_thr: float = 0.3, forget_after: int = 30) -> None:
-        self.fps, self.score_thr, self.forget_after = float(fps), score_thr, forget_after
+                 score_thr: float = 0.3, forget_after: int = 30, smooth_3d: bool = True) -> None:
+        self.fps, self.score_thr, self.forget_after, self.smooth_3d = float(fps), score_thr, forget_after, smooth_3d
         self._params = (min_cutoff, beta, d_cutoff)
-        self._filters: dict[int, tuple[OneEuroFilter, int]] = {}
+        self._filters: dict[int, tuple[dict[str, OneEuroFilter], int]] = {}  # id -> (filter per key, last frame)
 
     def update(self, people: Sequence[Person], frame: int) -> Sequence[Person]:
         """Smooth each tracked person's keypoints in place (people without track id are left as is)."""
         self._filters = {k: v for k, v in self._filters.items() if frame - v[1] <= self.forget_after}
+        time_s = frame / self.fps
         for person in people:
             if person.track_id is None:
                 continue
-            one_euro = self._filters.get(person.track_id, (None, 0))[0] or OneEuroFilter(*self._params)
+            filters = self._filters.get(person.track_id, ({}, 0))[0]
             box = person_box(person, self.score_thr)
             size = max((box[2] + box[3]) / 2, 1.0)
-            active = (person.keypoints[:, 2] > self.score_thr)[:, None]
-            person.keypoints[:, :2] = one_euro(person.keypoints[:, :2], frame / self.fps, size, active)
-            self._filters[person.track_id] = (one_euro, frame)
+            active = person.keypoints[:, 2] > self.score_thr
+            points = filters.setdefault("2d", OneEuroFilter(*self._params))
+            person.keypoints[:, :2] = points(person.keypoints[:, :2], time_s, size, active[:, None])
+            if self.smooth_3d:
+                self._smooth_3d(person, filters, time_s, active)
+            self._filters[person.track_id] = (filters, frame)
         return people
+
+    def _smooth_3d(self, person: Person, filters: dict[str, OneEuroFilter], time_s: float, active: np.ndarray) -> None:
+        for part, xyz in (person.keypoints_3d or {}).items():
+            if xyz is None or part not in _PART_POINTS_3D:
+                continue
+            xyz = np.asarray(xyz, dtype=np.float64)
+            part_active = active[_PART_POINTS_3D[part]]
+            if len(part_active) != len(xyz):  # a layout this smoother does not know: leave it
+                continue
+            one_euro = filters.setdefault("3d:" + part, OneEuroFilter(*self._params))
+            person.keypoints_3d[part] = one_euro(xyz, time_s, SIZE_3D, part_active[:, None])
+
