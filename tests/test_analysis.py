@@ -219,7 +219,8 @@ def test_wholebody_budget_names_the_part_that_limits_ap():
     np.testing.assert_array_equal(res.keypoints, before)
     matched = match_part(gt, res, "wholebody")[0]
     fixed = with_perfect_parts(gt, res, matched, ("lefthand",))
-    np.testing.assert_array_equal(fixed.keypoints[:, PART_SLICES["lefthand"], :2], gt.keypoints[matched][:, PART_SLICES["lefthand"], :2])
+    left = PART_SLICES["lefthand"]
+    np.testing.assert_array_equal(fixed.keypoints[:, left, :2], gt.keypoints[matched][:, left, :2])
     np.testing.assert_array_equal(fixed.keypoints[:, PART_SLICES["righthand"]], before[:, PART_SLICES["righthand"]])
 
 

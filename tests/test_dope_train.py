@@ -74,7 +74,8 @@ def test_foreign_or_broken_checkpoints_are_refused(tmp_path):
 
 def test_trained_model_runs_end_to_end(sources, tmp_path, fixtures_dir):
     train_dope(_config(sources, tmp_path, max_steps=1))
-    estimator = DopeEstimator(load_dope(tmp_path / "last.pt"), method="ppi", part_kwargs={p: {"th_detect": 0.0} for p in ("body", "hand", "face")})
+    estimator = DopeEstimator(load_dope(tmp_path / "last.pt"), method="ppi",
+                              part_kwargs={p: {"th_detect": 0.0} for p in ("body", "hand", "face")})
     from wholebody.data.images import read_image
 
     people = estimator(read_image(fixtures_dir / "rhd" / "00111.png"))

@@ -170,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
                                         score_thr=args.score_thr)
         except OSError as err:
             return _usage_error(f"cannot write to --out {args.out}: {err}")
-        runner = PredictRun(lambda: load_estimator(args.model, args.detector, args.face, args.dope_post), outputs, options, report)
+        runner = PredictRun(lambda: load_estimator(args.model, args.detector, args.face, args.dope_post),
+                            outputs, options, report)
         try:
             summary = runner.run(items)
             outputs.close()
