@@ -13,6 +13,7 @@ log.jsonl.  Sources are ``KIND=PATH``: cocowb, h36m, h36m_coco (ANN.json,CAMERAS
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from wholebody.data.errors import WholebodyError
@@ -55,6 +56,8 @@ def run_dope(args: argparse.Namespace) -> int:
     except (WholebodyError, ValueError) as err:
         print(f"wholebody train dope: {err}", file=sys.stderr)
         return 1
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: one summary, from rank 0
+        return 0
     last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
     print(f"trained {result.steps} steps; last loss {last}; {len(result.skipped)} bad records/images skipped")
     print(f"checkpoint: {args.out}/last.pt")
