@@ -53,6 +53,22 @@ from wholebody.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 
+RUN_COUNTING_DETECTIONS = """
+import atexit, sys
+sys.path.insert(0, {tests!r})
+import wholebody.cli.predict as predict
+from fake_estimator import FakeEstimator
+calls = {{"detect": 0, "follow": 0}}
+class Counting(FakeEstimator):  # like a real model, finds the people in the image whatever the boxes
+    def __call__(self, image, person_boxes=None, person_scores=None):
+        calls["detect" if person_boxes is None else "follow"] += 1
+        return super().__call__(image)
+atexit.register(lambda: print("calls", calls["detect"], calls["follow"], file=sys.stderr))
+predict.load_estimator = lambda model_path, *options: Counting()
+from wholebody.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
 
 def _predict(*args, script: str | None = RUN_WITH_FAKE) -> subprocess.CompletedProcess:
     code = ["-m", "wholebody"] if script is None else ["-c", script.format(tests=str(TESTS))]
@@ -161,9 +177,29 @@ def test_video_gets_frames_track_ids_and_an_overlay_video(tmp_path):
     assert plain.returncode == 0 and all("track_id" not in r for r in _load(tmp_path / "plain" / "results.json"))
 
 
+def test_video_detect_every_n_frames_follows_people_in_between(tmp_path):
+    video = tmp_path / "walk.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
+    for t in range(15):
+        frame = np.zeros((240, 320, 3), np.uint8)
+        frame[40:190, 20 + 5 * t:80 + 5 * t] = 255
+        frame[50:200, 240 - 5 * t:300 - 5 * t] = 255
+        writer.write(frame)
+    writer.release()
+    out = tmp_path / "out"
+    done = _predict(video, "--out", out, "--detect-every", "3", "--no-overlay", script=RUN_COUNTING_DETECTIONS)
+    assert done.returncode == 0, done.stderr
+    assert "calls 5 10" in done.stderr  # detector on frames 0, 3, 6, 9, 12; the others follow
+    results = _load(out / "results.json")
+    assert len(results) == 30 and len({r["track_id"] for r in results}) == 2
+    every = _predict(video, "--out", tmp_path / "every", "--no-overlay", script=RUN_COUNTING_DETECTIONS)
+    assert every.returncode == 0 and "calls 15 0" in every.stderr
+
+
 def test_usage_errors_exit_2(tmp_path, fixtures_dir):
     _people_image(tmp_path / "a.png", [])
-    for args in (["--threads", "0"], ["--score-thr", "2"], ["--coco", tmp_path / "x.json", tmp_path / "a.png"]):
+    for args in (["--threads", "0"], ["--detect-every", "0"], ["--score-thr", "2"],
+                 ["--coco", tmp_path / "x.json", tmp_path / "a.png"]):
         done = _predict(tmp_path, "--out", tmp_path / "out", *args)
         assert done.returncode == 2 and "error" in done.stderr, (args, done.stderr)
     (tmp_path / "boxes.json").write_text("[{\"image_id\": 1, \"bbox\": [0, 0, 1, 1]}]")

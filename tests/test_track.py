@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from fake_estimator import person_in_box
 
-from wholebody.track import KeypointSmoother, OneEuroFilter, PersonTracker, box_iou
+from wholebody.track import KeypointSmoother, OneEuroFilter, PersonTracker, box_iou, follow_boxes
 
 
 def _people(boxes_by_identity: dict[str, list[float]], rng: np.random.Generator) -> tuple[list, list[str]]:
@@ -141,3 +141,19 @@ def test_smoother_smooths_3d_per_part_and_passes_low_score_points_through():
         smoothed = np.abs(np.array([f[part] for f in traces[True][10:]]) - clean[part]).mean()
         raw = np.abs(np.array([f[part] for f in traces[False][10:]]) - clean[part]).mean()
         assert smoothed < 0.6 * raw, (part, smoothed, raw)
+
+
+def test_follow_boxes_grow_the_scored_body_extent_and_keep_the_box_score():
+    person = person_in_box(np.array([100, 20, 60, 150.0]))
+    person.keypoints[:23, :2] = [[100.0, 50.0]] * 23
+    person.keypoints[0, :2], person.keypoints[16, :2] = (90.0, 40.0), (110.0, 140.0)  # extent 20 x 100
+    person.keypoints[5, :2], person.keypoints[5, 2] = (500.0, 500.0), 0.1  # below the threshold: ignored
+    person.keypoints[:23, 2] = np.where(np.arange(23) == 5, 0.1, 0.9)
+    person.box_score = 0.7
+    unseen = person_in_box(np.array([300, 20, 60, 150.0]))
+    unseen.keypoints[:, 2] = 0.0  # no scored point: keeps its own box, score unknown -> 1
+    boxes, scores = follow_boxes([person, unseen], score_thr=0.3, margin=0.15)
+    np.testing.assert_allclose(boxes[0], [90 - 3, 40 - 15, 20 * 1.3, 100 * 1.3])
+    np.testing.assert_allclose(boxes[1], [300, 20, 60, 150])
+    np.testing.assert_allclose(scores, [0.7, 1.0])
+    assert follow_boxes([], 0.3)[0].shape == (0, 4)

@@ -31,6 +31,8 @@ import numpy as np
 from wholebody.schema import PART_SLICES, SIGMAS
 from wholebody.types import Person
 
+BODY_AND_FEET = PART_SLICES["foot"].stop  # the first 23 of the 133 points
+
 
 def person_box(person: Person, score_thr: float = 0.0) -> np.ndarray:
     """The person's ``[x, y, w, h]`` box: ``person.bbox``, else the extent of its scored points."""
@@ -41,6 +43,32 @@ def person_box(person: Person, score_thr: float = 0.0) -> np.ndarray:
         return np.zeros(4)
     low, high = seen.min(axis=0), seen.max(axis=0)
     return np.concatenate([low, high - low])
+
+
+def follow_boxes(people: Sequence[Person], score_thr: float = 0.3, margin: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+    """Person boxes for the next video frame from this frame's people (``--detect-every``).
+
+    Each box is the extent of the person's body and foot points scored above ``score_thr``,
+    grown by ``margin`` x its size per side (people move between frames, and the body expert's
+    crop needs the whole person); a person with fewer than two such points keeps its own
+    ``bbox``.  Scores are the people's ``box_score`` (1 when unknown), so an instance keeps the
+    detector's confidence while it is followed.  Returns (N, 4) ``[x, y, w, h]`` and (N,).
+    """
+    boxes, scores = [], []
+    for person in people:
+        body = person.keypoints[:BODY_AND_FEET]
+        seen = body[body[:, 2] > score_thr, :2]
+        if len(seen) >= 2:
+            low, high = seen.min(axis=0), seen.max(axis=0)
+            pad = margin * (high - low)
+            box = np.concatenate([low - pad, high - low + 2 * pad])
+        elif person.bbox is not None:
+            box = np.asarray(person.bbox, dtype=np.float64)
+        else:
+            continue
+        boxes.append(box)
+        scores.append(1.0 if person.box_score is None else float(person.box_score))
+    return np.array(boxes, dtype=np.float64).reshape(-1, 4), np.array(scores, dtype=np.float64)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -193,7 +221,7 @@ class OneEuroFilter:
 SIZE_3D = 1.0  # metres: the 3D stand-in for the 2D person size (mean of box width and height)
 # Which 133-layout points give each 3D part its activity (``Person.keypoints_3d`` layouts):
 # body 3D holds the 23 body + foot points, the others their own part.
-_PART_POINTS_3D = {"body": slice(0, PART_SLICES["foot"].stop), "face": PART_SLICES["face"],
+_PART_POINTS_3D = {"body": slice(0, BODY_AND_FEET), "face": PART_SLICES["face"],
                    "lefthand": PART_SLICES["lefthand"], "righthand": PART_SLICES["righthand"]}
 
 

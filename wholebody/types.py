@@ -32,6 +32,8 @@ class Person:
         keypoints_3d: part -> (n_part_points, 3) metres in that part's frame (module docstring),
             or None.  Body covers the 23 body+foot points.
         track_id: stable identity across video frames, None for still images.
+        box_score: score of the person box the estimator started from (detector or given
+            boxes), None when the estimator has no person boxes (DOPE).
     """
 
     keypoints: np.ndarray
@@ -41,6 +43,7 @@ class Person:
     part_boxes: dict[str, np.ndarray | None] = field(default_factory=dict)
     keypoints_3d: dict[str, np.ndarray | None] = field(default_factory=dict)
     track_id: int | None = None
+    box_score: float | None = None
 
     def __post_init__(self) -> None:
         self.keypoints = np.asarray(self.keypoints, dtype=np.float64)

@@ -87,6 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot3d", action="store_true", help="also write a 3D plot PNG per person (images only)")
     parser.add_argument("--no-track", action="store_true", help="video: no track ids (and so no smoothing)")
     parser.add_argument("--no-smooth", action="store_true", help="video: no One-Euro smoothing of keypoints")
+    parser.add_argument("--detect-every", type=int, metavar="N", default=1,
+                        help="video: run the person detector on every Nth frame and, in between, crop each person "
+                             "around its points of the frame before (default 1: every frame)")
     parser.add_argument("--min-cutoff", type=float, metavar="HZ", default=0.5, help="One-Euro min cutoff in Hz (default 0.5)")
     parser.add_argument("--beta", type=float, metavar="B", default=20.0,
                         help="One-Euro speed coefficient, per person-size/s (default 20)")
@@ -106,8 +109,8 @@ def _usage_error(message: str) -> int:
 
 def _check_usage(args: argparse.Namespace) -> str | None:
     """The first usage problem in ``args``, or None."""
-    if args.threads < 1:
-        return "--threads must be at least 1"
+    if args.threads < 1 or args.detect_every < 1:
+        return "--threads and --detect-every must be at least 1"
     if not 0.0 <= args.score_thr <= 1.0:
         return "--score-thr must be in [0, 1]"
     if args.max_megapixels <= 0 or args.min_cutoff <= 0 or args.beta < 0:
@@ -154,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         track=not args.no_track, smooth=not args.no_smooth, threads=args.threads, score_thr=args.score_thr,
         max_pixels=int(args.max_megapixels * 1e6), min_cutoff=args.min_cutoff, beta=args.beta, progress=progress,
+        detect_every=args.detect_every,
     )
     if args.plot3d and any(item.source.kind == "video" for item in items):
         log.warning("--plot3d makes plots for still images only; videos get none")

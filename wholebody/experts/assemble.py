@@ -64,6 +64,7 @@ def finish_scores(people: list[Person], box_scores: list[float]) -> None:
     """Instance and whole-body scores (see the module docstring)."""
     for person, box_score in zip(people, box_scores):
         person.fill_part_scores()
+        person.box_score = float(box_score)
         person.score = float(box_score) * person.part_scores["body"]
         weighted = sum(PART_SIZES[p] * person.part_scores[p] for p in PARTS) / sum(PART_SIZES.values())
         person.part_scores["wholebody"] = float(box_score) * weighted

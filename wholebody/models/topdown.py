@@ -83,7 +83,8 @@ def predict_people(model: torch.nn.Module, image: np.ndarray, boxes_xywh: np.nda
     keypoints, part_boxes = predict_crops(model, crops, matrices, flip_test, method)
     people = []
     for i, box in enumerate(boxes_xywh):
-        person = Person(keypoints=keypoints[i], score=rescore(box_scores[i], keypoints[i, :, 2]), bbox=box.copy())
+        person = Person(keypoints=keypoints[i], score=rescore(box_scores[i], keypoints[i, :, 2]), bbox=box.copy(),
+                        box_score=float(box_scores[i]))
         if part_boxes is not None:
             for p, part in enumerate(PART_BOXES):
                 x1, y1, x2, y2 = part_boxes[i, p]

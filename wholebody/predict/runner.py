@@ -48,6 +48,7 @@ class RunOptions:
     min_cutoff: float = 0.5
     beta: float = 20.0
     progress: bool = False
+    detect_every: int = 1  # video: run the person detector on every Nth frame (track.follow_boxes between)
 
 
 @dataclass
@@ -98,17 +99,21 @@ class PredictRun:
         self.summary.failed.setdefault(item.source.name, reason)
         self.outputs.add_failure(item, reason, image_id, frame)
 
-    def _estimate(self, image: np.ndarray, item: WorkItem, image_id: int, frame: int | None = None) -> list[Person] | None:
-        """The estimator's people for ``image`` (with the item's boxes, if any), or None if it failed."""
+    def _estimate(self, image: np.ndarray, item: WorkItem, image_id: int, frame: int | None = None,
+                  follow: tuple[np.ndarray, np.ndarray] | None = None) -> list[Person] | None:
+        """The estimator's people for ``image`` (with the item's boxes, or else the ``follow``
+        boxes and scores, if any), or None if it failed."""
         if self._estimator is None:
             try:
                 self._estimator = self._factory()
             except Exception as err:
                 raise EstimatorUnavailable(f"cannot build the estimator: {err}") from err
         try:
-            if item.boxes is None:
-                return list(self._estimator(image))
-            return list(self._estimator(image, person_boxes=item.boxes, person_scores=item.box_scores))
+            if item.boxes is not None:
+                return list(self._estimator(image, person_boxes=item.boxes, person_scores=item.box_scores))
+            if follow is not None:
+                return list(self._estimator(image, person_boxes=follow[0], person_scores=follow[1]))
+            return list(self._estimator(image))
         except Exception as err:
             log.debug("estimator failed on %s", item.source.path, exc_info=True)
             self._fail(item, f"estimator failed: {type(err).__name__}: {err}", image_id, frame)
@@ -164,7 +169,7 @@ class PredictRun:
         """Estimate, track, smooth and write every frame of ``reader``; returns the frames done."""
         from tqdm import tqdm
 
-        from wholebody.track import KeypointSmoother, PersonTracker
+        from wholebody.track import KeypointSmoother, PersonTracker, follow_boxes
 
         options, fps = self.options, reader.info.fps
         tracker = PersonTracker(score_thr=options.score_thr) if options.track else None
@@ -176,6 +181,7 @@ class PredictRun:
             self._fail(item, f"overlay video {label}: {type(err).__name__}: {err}")
 
         frames_done = 0
+        follow, followed = None, 0  # boxes from the last frame's people; frames since a detection
         with (
             tqdm(total=reader.info.frame_count or None, unit="frame", desc=item.source.name,
                  disable=not options.progress, file=sys.stderr) as bar,
@@ -185,9 +191,14 @@ class PredictRun:
                 self._drain_broken(item, broken)
                 bar.update(1)
                 image_id = self._next_id()
-                people = self._estimate(frame, item, image_id, frame_index)
+                reuse = follow is not None and followed < options.detect_every
+                people = self._estimate(frame, item, image_id, frame_index, follow if reuse else None)
+                followed = followed + 1 if reuse else 1
+                follow = None
                 if people is None:
                     continue
+                if options.detect_every > 1 and people:
+                    follow = follow_boxes(people, options.score_thr)
                 if tracker is not None:
                     tracker.update(people, frame_index)
                 if smoother is not None:
