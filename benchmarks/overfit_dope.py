@@ -6,8 +6,8 @@ trains on the real labels only), Eq. 1 pseudo ground truth, anchor-pose k-means,
 loop with checkpoint/resume (the run is cut into chunks that each resume ``last.pt``), then
 inference, PPI, whole-body assembly, and scoring:
 
-* COCO-WholeBody AP per part on the 4 fixture images (``wholebody.eval.cocoeval``), with PPI
-  and with the NMS post-processing;
+* COCO-WholeBody AP per part on the 4 fixture images (``wholebody.eval.cocoeval``), with the
+  NMS (default) and the PPI post-processing;
 * Human3.6M: root-relative 3D error (MPJPE, mm) and PCKh@0.5 of the best body (PPI) on each of
   the 4 frames after every chunk, and the regression-only errors at the proposal that overlaps
   the ground truth most (``oracle_box_*``);
@@ -16,7 +16,8 @@ inference, PPI, whole-body assembly, and scoring:
   Human3.6M frames (head size from the neck-to-head-top segment, see ``pckh_h36m``).
 
 Usage: ``python benchmarks/overfit_dope.py [--steps 3000] [--chunks 3] [--width 16] [--out /tmp/overfit_dope]``;
-then ``... --steps 6000 --extend`` continues that run (same ``--out``).
+``... --steps N --extend`` continues a run (same ``--out``).  The README's figures come from
+``--steps 6000 --chunks 3`` (about 1.5 h on one CPU core): whole-body AP 0.904 with NMS.
 """
 
 from __future__ import annotations

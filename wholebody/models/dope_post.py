@@ -9,8 +9,9 @@
    (plain IoU, no +1 pixel); ``overlap="mje"`` (the public code's option for hands and faces)
    -- mean 2D joint distance / (2 x longest side of the best candidate's box + 1) < ``th_iou``.
    Root-relative 3D cannot tell two standing people apart, so in crowds 'bbox' at 0.2 merges
-   neighbours into one instance; on the overfit fixture model whole-body AP is 0.537 with
-   'bbox' at 0.2 and 0.800 with 'mje' at 0.05 (NMS: 0.904).
+   neighbours into one instance; on two overfit fixture models (``benchmarks/overfit_dope.py``)
+   whole-body AP is 0.537 / 0.665 with 'bbox' at 0.2 and 0.800 / 0.911 with 'mje' at 0.05
+   (NMS at 0.5: 0.904 / 0.904).
 3. Modes inside an instance: take the best unassigned candidate (stop once its score is below
    ``min_mode_score`` and a mode exists), collect from the whole instance the candidates whose
    mean per-joint 3D distance to it is < ``th_pose3d`` metres, and average their 2D and 3D
@@ -27,9 +28,9 @@ of the wrong candidate): classes below ``hand_classes_per_side`` are right hands
 **NMS** (DOPE's faster alternative): per proposal its best class; keep scores >= ``min_score``;
 suppress at IoU ``iou`` between boxes around the 2D poses (tight bounds + 10 % per side).  The
 score is one probability.  DOPE's code suppresses at IoU 0.1; we default to 0.5 because people
-in COCO crowds overlap more than that (overfit fixture model, whole-body AP 0.758 at 0.1, 0.904
-at 0.5, the same from 0.4 to 0.6: ``benchmarks/overfit_dope.py``).  Every function accepts zero
-proposals and returns no detection.
+in COCO crowds overlap more than that (two overfit fixture models, ``benchmarks/overfit_dope.py``:
+whole-body AP 0.758 / 0.756 at 0.1, 0.904 / 0.831 at 0.4, 0.904 / 0.904 at 0.5).  Every
+function accepts zero proposals and returns no detection.
 """
 
 from __future__ import annotations
