@@ -149,15 +149,20 @@ def test_coco_mode_keeps_the_annotation_ids(fixtures_dir, tmp_path):
     assert len(load_results(out / "results.json", load_ground_truth(ann))) == len(results)
 
 
-def test_video_gets_frames_track_ids_and_an_overlay_video(tmp_path):
-    video = tmp_path / "walk.MP4"
+def _two_walkers(video: Path, frames: int = 15) -> Path:
+    """A 320x240 video of two bright 'people' walking towards each other, 5 px per frame."""
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
-    for t in range(15):
+    for t in range(frames):
         frame = np.zeros((240, 320, 3), np.uint8)
         frame[40:190, 20 + 5 * t:80 + 5 * t] = 255  # walks right
         frame[50:200, 240 - 5 * t:300 - 5 * t] = 255  # walks left
         writer.write(frame)
     writer.release()
+    return video
+
+
+def test_video_gets_frames_track_ids_and_an_overlay_video(tmp_path):
+    video = _two_walkers(tmp_path / "walk.MP4")
     out = tmp_path / "out"
     done = _predict(video, "--out", out)
     assert done.returncode == 0, done.stderr
@@ -178,14 +183,7 @@ def test_video_gets_frames_track_ids_and_an_overlay_video(tmp_path):
 
 
 def test_video_detect_every_n_frames_follows_people_in_between(tmp_path):
-    video = tmp_path / "walk.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
-    for t in range(15):
-        frame = np.zeros((240, 320, 3), np.uint8)
-        frame[40:190, 20 + 5 * t:80 + 5 * t] = 255
-        frame[50:200, 240 - 5 * t:300 - 5 * t] = 255
-        writer.write(frame)
-    writer.release()
+    video = _two_walkers(tmp_path / "walk.mp4")
     out = tmp_path / "out"
     done = _predict(video, "--out", out, "--detect-every", "3", "--no-overlay", script=RUN_COUNTING_DETECTIONS)
     assert done.returncode == 0, done.stderr
