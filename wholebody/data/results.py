@@ -21,7 +21,7 @@ from typing import Any, IO
 import numpy as np
 import orjson
 
-from wholebody.data.atomic import atomic_open
+from wholebody.data.atomic import AtomicOutput, atomic_open
 from wholebody.data.cocowb import result_entry
 from wholebody.schema import JSON_BOX_FIELDS, JSON_VALID_FIELDS, PARTS
 from wholebody.types import Person
@@ -78,7 +78,7 @@ def person_to_result_3d(person: Person, image_id: int, **extra: Any) -> dict:
     return entry
 
 
-class JsonListWriter:
+class JsonListWriter(AtomicOutput):
     """Write a JSON list one item at a time into a temp file that replaces ``path`` on close.
 
     ``prefix`` / ``suffix`` wrap the list, so ``prefix=b'{"people": '`` and ``suffix=b"}"`` give
@@ -107,15 +107,6 @@ class JsonListWriter:
             self._context.__exit__(RuntimeError, error, None)
         except RuntimeError:
             pass
-
-    def __enter__(self) -> "JsonListWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def open_results_3d(path: str | os.PathLike) -> JsonListWriter:

@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from wholebody.data.atomic import AtomicOutput
 from wholebody.data.errors import ImageError
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class VideoReader:
         self.close()
 
 
-class VideoWriter:
+class VideoWriter(AtomicOutput):
     """Write RGB uint8 frames to ``path`` (``mp4v``), atomically: temp file, then ``os.replace``.
 
     The frame size is taken from the first frame; later frames of another size are resized.
@@ -160,12 +161,3 @@ class VideoWriter:
             self._writer.release()
             self._writer = None
         self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> "VideoWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

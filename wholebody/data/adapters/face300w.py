@@ -8,12 +8,10 @@ iBUG jaw points fill every other jaw point and the other 16 are masked out.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-from wholebody.data.adapters.sample import Sample, index_images, make_instance, read_json_object, skip_or_raise, xywh_to_xyxy
+from wholebody.data.adapters.sample import Sample, make_instance, samples_per_image, xywh_to_xyxy
 from wholebody.data.errors import AnnotationError
 from wholebody.models.dope_layout import WB_FACE68, DopeLayout, get_layout
 
@@ -33,22 +31,13 @@ def _face_keypoints(file: str, ann: dict, images: dict) -> np.ndarray:
 
 
 def load_300w(path: str | os.PathLike, layout: str | DopeLayout = "wholebody", errors: list[str] | None = None) -> list[Sample]:
-    """300W JSON -> one sample per image with its faces (``errors``: see ``rhd.load_rhd``)."""
+    """300W JSON -> one sample per image with its faces (``errors``: see ``sample.samples_per_image``)."""
     layout = get_layout(layout)
-    file = str(path)
-    data = read_json_object(path)
-    images = index_images(file, data)
-    faces, bad_images = defaultdict(list), set()
-    for ann in data.get("annotations", []):
-        try:
-            keypoints = _face_keypoints(file, ann, images)
-        except AnnotationError as err:
-            skip_or_raise(err, errors)
-            bad_images.add(ann.get("image_id"))
-            continue
+
+    def face(file: str, ann: dict, images: dict):
+        keypoints = _face_keypoints(file, ann, images)
         box = xywh_to_xyxy(ann["bbox"]) if "bbox" in ann else None
-        faces[ann["image_id"]].append(make_instance("face", layout.parts["face"], layout, keypoints[:, :2], keypoints[:, 2] > 0,
-                                                    WB_FACE68, fallback_box=box))
-    root = Path(file).parent
-    return [Sample("300w", str(image_id), root / image["file_name"], (int(image["height"]), int(image["width"])),
-                   faces.get(image_id, []), frozenset({"face"})) for image_id, image in images.items() if image_id not in bad_images]
+        return make_instance("face", layout.parts["face"], layout, keypoints[:, :2], keypoints[:, 2] > 0, WB_FACE68,
+                             fallback_box=box)
+
+    return samples_per_image(path, "300w", "face", face, errors)

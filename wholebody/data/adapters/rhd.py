@@ -15,12 +15,10 @@ its COCO-WholeBody hand point accordingly.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-from wholebody.data.adapters.sample import Sample, index_images, make_instance, read_json_object, skip_or_raise, xywh_to_xyxy
+from wholebody.data.adapters.sample import Sample, index_images, make_instance, read_json_object, samples_per_image, xywh_to_xyxy
 from wholebody.data.errors import AnnotationError
 from wholebody.models.dope_layout import WB_HAND21, DopeLayout, get_layout
 from wholebody.schema import KeypointLayout
@@ -61,29 +59,20 @@ def load_rhd(path: str | os.PathLike, layout: str | DopeLayout = "wholebody", er
     """RHD JSON -> one sample per image with its hands (2D + 3D).
 
     A malformed annotation raises :class:`AnnotationError`, or, when ``errors`` is a list, is
-    logged, appended to it and skipped together with its image (never a silent change of data).
+    logged, appended to it and skipped together with its image (``sample.samples_per_image``).
     """
     layout = get_layout(layout)
-    file = str(path)
-    data = read_json_object(path)
-    images = index_images(file, data)
-    hands, bad_images = defaultdict(list), set()
-    for ann in data.get("annotations", []):
-        try:
-            keypoints, joints, is_right = _hand_arrays(file, ann)
-            if ann.get("image_id") not in images:
-                raise AnnotationError(file, ann.get("id"), "image_id", "image id is not in 'images'")
-        except AnnotationError as err:
-            skip_or_raise(err, errors)
-            bad_images.add(ann.get("image_id"))
-            continue
+
+    def hand(file: str, ann: dict, images: dict):
+        keypoints, joints, is_right = _hand_arrays(file, ann)
+        if ann.get("image_id") not in images:
+            raise AnnotationError(file, ann.get("id"), "image_id", "image id is not in 'images'")
         visible = keypoints[:, 2] > 0
         box = xywh_to_xyxy(ann["bbox"]) if "bbox" in ann else None
-        hands[ann["image_id"]].append(make_instance("hand", layout.parts["hand"], layout, keypoints[:, :2], visible, RHD21,
-                                                    joints, visible, fallback_box=box, is_right=is_right))
-    root = Path(file).parent
-    return [Sample("rhd", str(image_id), root / image["file_name"], (int(image["height"]), int(image["width"])),
-                   hands.get(image_id, []), frozenset({"hand"})) for image_id, image in images.items() if image_id not in bad_images]
+        return make_instance("hand", layout.parts["hand"], layout, keypoints[:, :2], visible, RHD21, joints, visible,
+                             fallback_box=box, is_right=is_right)
+
+    return samples_per_image(path, "rhd", "hand", hand, errors)
 
 
 def camera_intrinsics(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:

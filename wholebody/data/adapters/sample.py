@@ -15,8 +15,10 @@ DOPE, ``wholebody.train.dope_pseudo``).
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import orjson
@@ -110,6 +112,31 @@ def index_images(path: str | Path, data: dict) -> dict:
             raise AnnotationError(str(path), None, "images", f"image record without id/file_name: {str(image)[:80]}")
         out[image["id"]] = image
     return out
+
+
+def samples_per_image(path: str | Path, source: str, part: str,
+                      instance_of: Callable[[str, dict, dict], PartInstance], errors: list[str] | None) -> list[Sample]:
+    """One ``Sample`` per image of a COCO-style JSON (``images`` + ``annotations``), labelled for ``part``.
+
+    ``instance_of(file, annotation, images)`` builds one annotation's instance or raises
+    :class:`AnnotationError`; such an annotation raises, or, when ``errors`` is a list, is logged,
+    appended to it and skipped together with its image (never a silent change of data).
+    """
+    file = str(path)
+    data = read_json_object(path)
+    images = index_images(file, data)
+    found, bad_images = defaultdict(list), set()
+    for ann in data.get("annotations", []):
+        try:
+            instance = instance_of(file, ann, images)
+        except AnnotationError as err:
+            skip_or_raise(err, errors)
+            bad_images.add(ann.get("image_id"))
+            continue
+        found[ann["image_id"]].append(instance)
+    root = Path(file).parent
+    return [Sample(source, str(image_id), root / image["file_name"], (int(image["height"]), int(image["width"])),
+                   found.get(image_id, []), frozenset({part})) for image_id, image in images.items() if image_id not in bad_images]
 
 
 def layout_index(source: KeypointLayout, target: KeypointLayout) -> np.ndarray:
