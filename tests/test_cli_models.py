@@ -57,7 +57,7 @@ def test_prepare_from_a_tarball_installs_verified_files(tmp_path, capsys):
     argv = ["models", "prepare", "--dir", str(target), "--tarball", str(tarball), "--no-onnx"]
     assert main(argv) == 0
     assert models.status(target) == {name: "ok" for name in models.MODELS}
-    assert "4 file(s)" in capsys.readouterr().out
+    assert "6 file(s)" in capsys.readouterr().out
     assert main(argv) == 0 and "0 file(s)" in capsys.readouterr().out  # already prepared: nothing to do
 
 

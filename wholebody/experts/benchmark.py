@@ -1,6 +1,6 @@
 """Accuracy and speed of the part-expert estimator on a COCO-WholeBody annotation file.
 
-``python -m wholebody.experts.benchmark ANN.json IMAGE_DIR [--gt-boxes] [--speed]`` prints the
+``python -m wholebody.experts.benchmark ANN.json IMAGE_DIR [--gt-boxes] [--speed] [--body-model full]`` prints the
 AP/AR table (the project's evaluator, identical to xtcocotools) and, with ``--speed``, the
 wall-clock and CPU milliseconds per image of the full pipeline (detector + experts) and of
 MediaPipe Holistic on the same images resized to 640 x 480, by the number of people found.
@@ -99,12 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gt-boxes", action="store_true", help="use the annotated person boxes instead of the detector")
     parser.add_argument("--speed", action="store_true", help="also time the pipeline and Holistic at 640x480")
     parser.add_argument("--face", default="mesh", choices=["mesh", "dlib"])
+    parser.add_argument("--body-model", default="heavy", choices=["heavy", "full"])
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     from wholebody.experts import WholeBodyEstimator
 
-    estimator = WholeBodyEstimator(face=args.face, num_threads=args.threads)
+    estimator = WholeBodyEstimator(face=args.face, num_threads=args.threads, body_model=args.body_model)
     results = predict_annotation_file(estimator, args.ann_file, args.image_dir, args.gt_boxes)
     print(evaluate_results(args.ann_file, results).table())
     if args.speed:

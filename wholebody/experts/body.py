@@ -6,6 +6,10 @@ logits, a pose-present probability, and 39 world landmarks in metres (hip-centre
 axes).  Auxiliary landmark 33 is the body centre and 34 a point on the body-enclosing circle
 above it; MediaPipe tracks with them, and so do we for an optional second, re-centred and
 rotation-aligned pass.
+
+That second pass can use the *heavy* model instead (``BodyExpert(refine_model=...)``, see
+``heavy_pose``): the full model only has to place the tracking ROI, the heavy one gives the
+landmarks.
 """
 
 from __future__ import annotations
@@ -65,23 +69,28 @@ class BodyLandmarks:
 
 
 class BodyExpert:
-    """Runs ``pose_landmark_full`` on person crops.
+    """Runs ``pose_landmark_full`` on person crops, optionally a second model on the tracking ROI.
 
     Args:
         num_threads: interpreter threads.
         box_scale: crop side as a multiple of the person box's longer side.
         refine: run a second pass on the ROI the first pass predicts (MediaPipe's tracking ROI).
+        refine_model: callable for that second pass, ``(1, 256, 256, 3) float32 -> [landmarks
+            (1, 195), pose flag (1, 1), world (1, 117)]`` (e.g. ``heavy_pose.HeavyPoseModel``);
+            None runs ``pose_landmark_full`` again.
     """
 
-    def __init__(self, num_threads: int = 1, box_scale: float = 1.25, refine: bool = True) -> None:
-        self.model = TFLiteModel("pose_landmark_full", num_threads=num_threads)
+    def __init__(self, num_threads: int = 1, box_scale: float = 1.25, refine: bool = True,
+                 refine_model=None) -> None:
+        self.model = _FullPoseModel(num_threads)
+        self.refine_model = refine_model or self.model
         self.box_scale = box_scale
         self.refine = refine
 
-    def run_crop(self, image: np.ndarray, crop: SquareCrop) -> BodyLandmarks:
-        """Landmarks of the person in one crop of an (H, W, 3) uint8 RGB image."""
+    def run_crop(self, image: np.ndarray, crop: SquareCrop, model=None) -> BodyLandmarks:
+        """Landmarks of the person in one crop of an (H, W, 3) uint8 RGB image (``model``: default the first-pass one)."""
         pixels = crop.extract(image).astype(np.float32) / 255.0
-        raw, flag, _segmentation, _heatmap, world = self.model(pixels[None])
+        raw, flag, world = (model or self.model)(pixels[None])
         lm = raw.reshape(-1, 5)
         world_xyz = crop.rotate_vectors_to_image(world.reshape(-1, 3)[:NUM_NAMED])
         return BodyLandmarks(
@@ -99,8 +108,22 @@ class BodyExpert:
         first = self.run_crop(image, crop_from_box(box_xywh, self.box_scale, INPUT_SIZE, angle))
         if not self.refine or first.score < 0.5:
             return first
-        second = self.run_crop(image, first.refined_crop())
+        second = self.run_crop(image, first.refined_crop(), self.refine_model)
         return second if second.score >= first.score * 0.8 else first
+
+
+class _FullPoseModel:
+    """``pose_landmark_full`` returning [landmarks, pose flag, world] like ``HeavyPoseModel``.
+
+    The TFLite model also returns segmentation and heat-map tensors, which are not used.
+    """
+
+    def __init__(self, num_threads: int) -> None:
+        self.tflite = TFLiteModel("pose_landmark_full", num_threads=num_threads)
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        landmarks, flag, _segmentation, _heatmap, world = self.tflite(batch)
+        return [landmarks, flag, world]
 
 
 def body_to_wholebody(body: BodyLandmarks) -> tuple[np.ndarray, np.ndarray]:

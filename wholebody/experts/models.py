@@ -58,6 +58,16 @@ MODELS: dict[str, ModelSpec] = {
         licence="MIT as shipped in the npm package; the upstream training repository states no licence",
         origin="https://github.com/610265158/mobilenetv3_centernet (model.json 'generatedBy')",
     ),
+    "blazepose-heavy": ModelSpec(
+        name="blazepose-heavy",
+        files={
+            "blazepose-heavy.json": "b0aa28f0710b0159851250ba3db184054abce6132825a598c102aa049d336588",
+            "blazepose-heavy.bin": "a83494537a0d4229f7f09597b3cded0b90d04629d60a31f865b4ddea8de0adf8",
+        },
+        description="BlazePose GHUM heavy: 33 body landmarks + 3D, the body expert's second pass",
+        licence="Apache-2.0 (Google, MediaPipe pose_landmark_heavy); repackaged in an MIT npm package",
+        origin="https://github.com/google/mediapipe (model.json 'generatedBy'; converted to TF.js by the npm package's author)",
+    ),
 }
 
 
