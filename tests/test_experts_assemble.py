@@ -10,7 +10,7 @@ from wholebody.experts.body import BodyLandmarks, body_to_wholebody
 from wholebody.experts.crops import SquareCrop
 from wholebody.experts.face import FaceLandmarks
 from wholebody.experts.feet import small_toes
-from wholebody.experts.fusion import fuse_body
+from wholebody.experts.fusion import claimed_heads, fuse_body
 from wholebody.experts.hands import HandLandmarks
 from wholebody.schema import FACEMESH_TO_IBUG68, KEYPOINT_NAMES, PART_SLICES
 from wholebody.schema.mediapipe import POSE33_NAMES
@@ -75,6 +75,35 @@ def test_fusion_averages_agreeing_points_and_keeps_the_surer_one_otherwise():
         fuse_body(points23, np.zeros((13, 3)))
 
 
+def _head17(centre, score=0.8, spread=6.0):
+    """(17, 3) COCO points: nose, eyes, ears around ``centre``, the rest 100 px below it."""
+    points = np.zeros((17, 3))
+    offsets = [(0, 0), (spread, -spread), (-spread, -spread), (2 * spread, 0), (-2 * spread, 0)]
+    points[:5, :2] = np.asarray(centre, float) + offsets
+    points[5:, :2] = np.asarray(centre, float) + [0.0, 100.0]
+    points[:, 2] = score
+    return points
+
+
+def test_a_head_on_another_persons_detector_head_is_claimed():
+    """Person 0's body expert put his head on person 1's; the detector keeps the two apart."""
+    body0, body1 = _head17((340, 85)), _head17((342, 88))
+    priors = np.stack([_head17((330, 120)), _head17((340, 86))])
+    assert claimed_heads([body0, body1], priors) == [True, False]
+
+
+def test_heads_are_not_claimed_without_clear_evidence():
+    body0, body1 = _head17((340, 85)), _head17((342, 88))
+    agreeing = np.stack([_head17((343, 86)), _head17((340, 86))])  # own detector head agrees
+    assert claimed_heads([body0, body1], agreeing) == [False, False]
+    unsure = np.stack([_head17((330, 120), score=0.1), _head17((340, 86))])  # own detector head unsure
+    assert claimed_heads([body0, body1], unsure) == [False, False]
+    alone = np.stack([_head17((330, 120)), _head17((500, 300))])  # nobody else's head is nearer
+    assert claimed_heads([body0, _head17((500, 300))], alone) == [False, False]
+    assert claimed_heads([body0, body1], None) == [False, False]
+    assert claimed_heads([body0], priors=np.stack([_head17((330, 120))])) == [False]
+
+
 def test_hands_fill_their_side_blocks_and_3d_is_wrist_relative():
     person = body_person(make_body(), np.array([0, 0, 400, 200.0]))
     left_wrist, right_wrist = person.keypoints[9, :2], person.keypoints[10, :2]
@@ -109,3 +138,21 @@ def test_face_block_is_the_mapped_mesh_and_scores_are_finished():
     assert person.score == pytest.approx(0.5 * person.part_scores["body"])
     assert 0.0 < person.part_scores["wholebody"] < person.score
     assert set(person.part_scores) >= {"body", "foot", "face", "lefthand", "righthand"}
+
+
+def test_a_claimed_head_takes_the_detectors_finite_points():
+    """The estimator swaps a claimed head for the detector's; a non-finite detector point gets the
+    centre of the others at score 0, and the face crop uses only the finite ones."""
+    from wholebody.experts.estimator import WholeBodyEstimator
+
+    people = [body_person(make_body(), np.array([0, 0, 400, 200.0])),
+              body_person(make_body(offset=300.0), np.array([300, 0, 400, 200.0]))]
+    people[0].keypoints[:5, :2] = people[1].keypoints[:5, :2] + 1.0  # person 0's head on person 1's
+    own = _head17((120, 150))
+    own[3] = np.nan  # a detector that lost one ear
+    priors = [own, np.concatenate([people[1].keypoints[:17, :2], np.full((17, 1), 0.8)], axis=1)]
+    heads = WholeBodyEstimator._heads(people, [make_body(), make_body(offset=300.0)], priors)
+    assert len(heads[0]) == 4 and len(heads[1]) == 11  # detector's finite 4 vs BlazePose's 11
+    head0 = people[0].keypoints[:5]
+    assert np.isfinite(head0).all() and head0[3, 2] == 0.0
+    np.testing.assert_allclose(head0[[0, 1, 2, 4]], own[[0, 1, 2, 4]])

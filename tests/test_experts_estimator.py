@@ -134,3 +134,25 @@ def test_time_call_reports_wall_and_cpu_milliseconds():
 
     wall, cpu = time_call(lambda: sum(range(10000)), repeats=3)
     assert wall > 0 and cpu >= 0
+
+
+def test_a_bent_skier_keeps_his_own_head_and_face(coco_dir, ground_truth):
+    """Fixture 197388: BlazePose puts the bent front skier's head on the skier behind him; the
+    detector's head (``fusion.claimed_heads``) gives him back his own head and face."""
+    from wholebody.experts.models import status
+
+    if any(state != "ok" for state in status().values()):
+        pytest.skip("person detector models not prepared (run `wholebody models prepare`)")
+    ann = next(a for a in ground_truth["annotations"] if a["id"] % 1000 == 295 and a["image_id"] == 197388)
+    people = WholeBodyEstimator()(read_rgb(coco_dir / "000000197388.jpg"))
+    truth = np.concatenate([np.array(ann["keypoints"]).reshape(17, 3), np.array(ann["face_kpts"]).reshape(68, 3)])
+    x, y, w, h = ann["bbox"]
+
+    def box_overlap(person):
+        px, py, pw, ph = person.bbox
+        return max(0.0, min(x + w, px + pw) - max(x, px)) * max(0.0, min(y + h, py + ph) - max(y, py))
+
+    skier = max(people, key=box_overlap)
+    nose_error = np.linalg.norm(skier.keypoints[0, :2] - truth[0, :2])
+    face_error = np.linalg.norm(skier.part("face")[:, :2].mean(axis=0) - truth[17:, :2].mean(axis=0))
+    assert nose_error < 15.0 and face_error < 10.0  # pixels; the other skier's head is ~45 px away

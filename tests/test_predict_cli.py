@@ -277,10 +277,15 @@ def test_model_choices_reach_the_estimator(tmp_path):
     _people_image(tmp_path / "a.png", [(40, 40, 80, 200)])
     default = _predict(tmp_path / "a.png", "--out", tmp_path / "out1", "--no-overlay", script=RUN_RECORDING_OPTIONS)
     assert default.returncode == 0, default.stderr
-    assert "options None mesh nms heavy" in default.stderr  # detector, face, DOPE post-processing, body model
+    # detector, face, DOPE post-processing, body model, model threads
+    assert "options None mesh nms heavy None" in default.stderr
     chosen = _predict(tmp_path / "a.png", "--out", tmp_path / "out2", "--no-overlay", "--body-model", "full",
-                      "--face", "dlib", "--detector", "centernet", script=RUN_RECORDING_OPTIONS)
+                      "--face", "dlib", "--detector", "centernet", "--model-threads", "3",
+                      script=RUN_RECORDING_OPTIONS)
     assert chosen.returncode == 0, chosen.stderr
-    assert "options centernet dlib nms full" in chosen.stderr
+    assert "options centernet dlib nms full 3" in chosen.stderr
     bad = _predict(tmp_path / "a.png", "--out", tmp_path / "out3", "--body-model", "huge", script=RUN_RECORDING_OPTIONS)
     assert bad.returncode == 2 and "--body-model" in bad.stderr
+    no_threads = _predict(tmp_path / "a.png", "--out", tmp_path / "out4", "--model-threads", "0",
+                          script=RUN_RECORDING_OPTIONS)
+    assert no_threads.returncode == 2 and "--model-threads" in no_threads.stderr

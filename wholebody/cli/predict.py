@@ -27,25 +27,27 @@ log = logging.getLogger(__name__)
 
 
 def load_estimator(model_path: str | None, detector: str | None = None, face: str = "mesh", dope_post: str = "nms",
-                   body_model: str = "heavy"):
+                   body_model: str = "heavy", model_threads: int | None = None):
     """The estimator for ``--model``: None -> the part-expert ensemble (built now, may take seconds).
 
     ``detector`` (``movenet`` / ``centernet``) chooses the person detector of the part-expert
     ensemble and of top-down checkpoints (ZoomNet, HRNet-133); None is MoveNet, or BlazePose with
     a warning when the model files are not prepared.  ``face`` (``mesh`` / ``dlib``) is the
     ensemble's face expert and ``body_model`` (``heavy`` / ``full``) the model of its second body
-    pass.  DOPE checkpoints detect people themselves; ``dope_post`` (``nms`` /
+    pass; ``model_threads`` its threads per model call (None: the machine's cores, at most 4).
+    DOPE checkpoints detect people themselves; ``dope_post`` (``nms`` /
     ``ppi``) is their post-processing.
     """
     person_detector = None
     if detector is not None:
         from wholebody.experts.person_detector import make_person_detector
 
-        person_detector = make_person_detector(detector)
+        person_detector = make_person_detector(detector, num_threads=model_threads)
     if model_path is None:
         from wholebody.experts import WholeBodyEstimator
 
-        return WholeBodyEstimator(detector=person_detector, face=face, body_model=body_model)
+        return WholeBodyEstimator(detector=person_detector, face=face, body_model=body_model,
+                                  num_threads=model_threads)
     if not Path(model_path).exists():
         raise WholebodyError(f"--model {model_path}: no such file")
     from wholebody.train.checkpoint import load_checkpoint
@@ -100,6 +102,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="One-Euro speed coefficient, per person-size/s (default 20)")
     parser.add_argument("--threads", type=int, metavar="N", default=min(4, os.cpu_count() or 1),
                         help="threads for decoding and writing files (default: %(default)s)")
+    parser.add_argument("--model-threads", type=int, metavar="N", default=None,
+                        help="threads per model call of the default model (default: the machine's cores, at most 4)")
     parser.add_argument("--score-thr", type=float, metavar="S", default=0.3,
                         help="keypoint score above which points are drawn, tracked and smoothed (default 0.3)")
     parser.add_argument("--max-megapixels", type=float, metavar="MPX", default=100.0,
@@ -114,8 +118,8 @@ def _usage_error(message: str) -> int:
 
 def _check_usage(args: argparse.Namespace) -> str | None:
     """The first usage problem in ``args``, or None."""
-    if args.threads < 1 or args.detect_every < 1:
-        return "--threads and --detect-every must be at least 1"
+    if args.threads < 1 or args.detect_every < 1 or (args.model_threads is not None and args.model_threads < 1):
+        return "--threads, --model-threads and --detect-every must be at least 1"
     if not 0.0 <= args.score_thr <= 1.0:
         return "--score-thr must be in [0, 1]"
     if args.max_megapixels <= 0 or args.min_cutoff <= 0 or args.beta < 0:
@@ -179,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
                                         score_thr=args.score_thr)
         except OSError as err:
             return _usage_error(f"cannot write to --out {args.out}: {err}")
-        choices = (args.model, args.detector, args.face, args.dope_post, args.body_model)
+        choices = (args.model, args.detector, args.face, args.dope_post, args.body_model, args.model_threads)
         runner = PredictRun(lambda: load_estimator(*choices), outputs, options, report)
         try:
             summary = runner.run(items)

@@ -100,9 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", action="store_true", help="also time the pipeline and Holistic at 640x480")
     parser.add_argument("--face", default="mesh", choices=["mesh", "dlib"])
     parser.add_argument("--body-model", default="heavy", choices=["heavy", "full"])
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads per model call (default: the machine's cores, at most 4)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    if args.threads is not None:
+        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     from wholebody.experts import WholeBodyEstimator
 
     estimator = WholeBodyEstimator(face=args.face, num_threads=args.threads, body_model=args.body_model)

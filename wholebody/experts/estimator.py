@@ -6,8 +6,9 @@ Pipeline per image (all coordinates original pixels):
    re-crop (tracking) ROI -> 17 body points, big toes and heels, metric 3D;
 3. hands: a zoomed, forearm-aligned crop around each wrist -> ``hand_landmark_full``;
    hands join bodies by DOPE's mutual-nearest-wrist rule, side respected;
-4. face: a head crop from the body's head points -> 468-point mesh -> iBUG 68 (or dlib's
-   68-point predictor); faces join bodies by DOPE's head-point-in-face-box rule;
+4. face: a head crop from the body's head points (the detector's head points instead where
+   BlazePose put the head on another person's, ``fusion.claimed_heads``) -> 468-point mesh ->
+   iBUG 68 (or dlib's 68-point predictor); faces join bodies by DOPE's head-point-in-face-box rule;
 5. scores, part boxes and 3D per part -> ``wholebody.types.Person``.
 
 3D (``Person.keypoints_3d``, metres, image-aligned axes: x right, y down, z away): body = the
@@ -28,7 +29,9 @@ from wholebody.experts.assemble import attach_faces, attach_hands, body_person, 
 from wholebody.experts.body import BodyExpert, BodyLandmarks
 from wholebody.experts.detections import as_detections, default_person_detector
 from wholebody.experts.face import FaceExpert, head_crop
+from wholebody.experts.fusion import claimed_heads
 from wholebody.experts.hands import HandExpert, wrist_crop
+from wholebody.experts.tflite import default_num_threads
 from wholebody.types import Person
 
 log = logging.getLogger(__name__)
@@ -37,7 +40,9 @@ log = logging.getLogger(__name__)
 HEAD_POINTS = list(range(11))  # nose, eyes (inner, centre, outer), ears, mouth corners
 NOSE, LEFT_EYE, RIGHT_EYE = 0, 2, 5
 LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
-# COCO-WholeBody indices (after fusion) used to build hand crops.
+# COCO-WholeBody indices (after fusion) used to build head and hand crops.
+COCO_HEAD = slice(0, 5)
+COCO_NOSE, COCO_LEFT_EYE, COCO_RIGHT_EYE = 0, 1, 2
 ELBOWS = {"left": 7, "right": 8}
 WRISTS = {"left": 9, "right": 10}
 
@@ -52,7 +57,8 @@ class WholeBodyEstimator:
         face: ``"mesh"`` (MediaPipe face mesh -> 68), ``"dlib"`` (dlib's 68-point predictor on the
             head crop) or None (no face).
         hand_zoom: run the hand model on zoomed wrist crops; False leaves hands empty (score 0).
-        num_threads: TFLite interpreter threads per model.
+        num_threads: threads per model call (TFLite and onnxruntime); None: the machine's cores,
+            at most 4 (``tflite.default_num_threads``).
         body_box_scale: person crop side as a multiple of the box's longer side.
         body_refine: second body pass on MediaPipe's tracking ROI.
         body_model: model of that second pass: ``"heavy"`` (BlazePose heavy from the prepared
@@ -70,7 +76,7 @@ class WholeBodyEstimator:
         detector: Callable | None = None,
         face: str | None = "mesh",
         hand_zoom: bool = True,
-        num_threads: int = 1,
+        num_threads: int | None = None,
         body_box_scale: float = 1.4,
         body_refine: bool = True,
         hand_side: float = 1.3,
@@ -87,6 +93,7 @@ class WholeBodyEstimator:
             raise ValueError(f"body_model must be 'heavy' or 'full', got {body_model!r}")
         if hand_model not in ("full", "lite"):
             raise ValueError(f"hand_model must be 'full' or 'lite', got {hand_model!r}")
+        num_threads = num_threads or default_num_threads()
         self.num_threads = num_threads
         self._detector = detector
         refine_model = heavy_pose_model(num_threads) if body_model == "heavy" and body_refine else None
@@ -135,18 +142,21 @@ class WholeBodyEstimator:
             priors = person_keypoints
         if priors is not None and np.shape(priors)[1:] != (17, 3):
             priors = None  # not COCO-17 with scores (e.g. the BlazePose detector's 4 points)
-        people, bodies, kept_scores = [], [], []
+        people, bodies, kept_scores, kept_priors = [], [], [], []
         for index, (box, score) in enumerate(zip(boxes, box_scores)):
             if box[2] <= 1 or box[3] <= 1:
                 continue
             body = self.body(image, box)
             if body.score < self.min_body_score:
                 continue
-            people.append(body_person(body, box, None if priors is None else priors[index]))
+            prior = None if priors is None else np.asarray(priors[index], dtype=np.float64)
+            people.append(body_person(body, box, prior))
             bodies.append(body)
             kept_scores.append(float(score))
+            kept_priors.append(prior)
+        heads = self._heads(people, bodies, kept_priors)
         attach_hands(people, self._run_hands(image, people))
-        attach_faces(people, self._run_faces(image, bodies))
+        attach_faces(people, self._run_faces(image, people, bodies, heads))
         finish_scores(people, kept_scores)
         return sorted(people, key=lambda p: -p.score)
 
@@ -162,16 +172,42 @@ class WholeBodyEstimator:
                 out.append((i, side, self.hands(image, crop)))
         return out
 
-    def _run_faces(self, image: np.ndarray, bodies: list[BodyLandmarks]) -> list[tuple[int, object]]:
-        """(person index, face result) for a head crop from each body's head landmarks."""
+    @staticmethod
+    def _heads(people: list[Person], bodies: list[BodyLandmarks], priors: list) -> list[np.ndarray]:
+        """Per person, the (K, 2) head points to crop the face from: BlazePose's 11, or the detector's
+        usable ones of its 5 (COCO nose, eyes, ears) where BlazePose put the head on another
+        person's (``claimed_heads``); the person's head keypoints then become the detector's too
+        (a non-finite detector point: the centre of the others, score 0)."""
+        usable = all(prior is not None for prior in priors)
+        claimed = claimed_heads([p.keypoints[:17] for p in people], np.array(priors) if usable else None)
+        heads = []
+        for person, body, prior, taken in zip(people, bodies, priors, claimed):
+            if not taken:
+                heads.append(body.points[HEAD_POINTS])
+                continue
+            log.debug("body head at %s lies on another person's head; using the detector's head",
+                      np.round(body.points[NOSE]))
+            head = prior[COCO_HEAD]
+            finite = np.isfinite(head).all(axis=1)  # claimed_heads needs two confident finite ones
+            centre = head[finite, :2].mean(axis=0)
+            person.keypoints[COCO_HEAD] = np.where(finite[:, None], head, [centre[0], centre[1], 0.0])
+            heads.append(head[finite, :2])
+        return heads
+
+    def _run_faces(self, image: np.ndarray, people: list[Person], bodies: list[BodyLandmarks],
+                   heads: list[np.ndarray]) -> list[tuple[int, object]]:
+        """(person index, face result) for a head crop around each person's head points."""
         if self.face is None:
             return []
         out = []
-        noses = np.array([body.points[NOSE] for body in bodies])
-        for i, body in enumerate(bodies):
+        noses = np.array([person.keypoints[COCO_NOSE, :2] for person in people])
+        for i, (body, head) in enumerate(zip(bodies, heads)):
             shoulders = float(np.hypot(*(body.points[LEFT_SHOULDER] - body.points[RIGHT_SHOULDER])))
-            eye_axis = body.points[LEFT_EYE] - body.points[RIGHT_EYE]
-            crop = head_crop(body.points[HEAD_POINTS], np.ones(len(HEAD_POINTS), bool), shoulders, eye_axis, self.face_side)
+            if len(head) == len(HEAD_POINTS):
+                eye_axis = head[LEFT_EYE] - head[RIGHT_EYE]
+            else:  # the detector's head, COCO order; upright when a point was dropped as non-finite
+                eye_axis = head[COCO_LEFT_EYE] - head[COCO_RIGHT_EYE] if len(head) == 5 else None
+            crop = head_crop(head, np.ones(len(head), bool), shoulders, eye_axis, self.face_side)
             if crop is not None:
                 out.append((i, self.face(image, crop, own_head=noses[i], other_heads=np.delete(noses, i, axis=0))))
         return out

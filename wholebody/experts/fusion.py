@@ -41,3 +41,46 @@ def fuse_body(points23: np.ndarray, prior17: np.ndarray | None, disagree: float 
     out[:17, :2] = mean
     out[:17, 2] = np.maximum(own[:, 2], w_prior)
     return out
+
+
+HEAD_17 = slice(0, 5)  # COCO nose, eyes, ears
+MIN_PRIOR_HEAD_SCORE = 0.2
+
+
+def claimed_heads(people_points: list[np.ndarray], priors: np.ndarray | None) -> list[bool]:
+    """Which people's body-expert head lies on *another* person's head (by the detector's keypoints).
+
+    In a crowd, a person crop often holds a second head; BlazePose then may put a bent-over
+    person's head on the neighbour's (fixture 197388: the skier in front takes the head of the
+    skier behind, and with it his face).  MoveNet, a bottom-up multi-person model, keeps the
+    two apart.  A head counts as claimed when the body expert's head centre is nearer to another
+    detection's head than to this person's own detector head, and more than a head size from
+    the latter.
+
+    Args:
+        people_points: per person, (>= 5, 3) COCO points (x, y in original pixels, score) from the
+            body expert (after fusion).
+        priors: (N, 17, 3) the detector's COCO points for the same people, or None.
+    """
+    if priors is None or len(people_points) < 2:
+        return [False] * len(people_points)
+    centres = [_head_centre(prior[HEAD_17]) for prior in priors]
+    claimed = []
+    for index, points in enumerate(people_points):
+        own = np.asarray(points, dtype=np.float64)[HEAD_17, :2]
+        own_centre = own.mean(axis=0)
+        mine = centres[index]
+        if mine is None:
+            claimed.append(False)
+            continue
+        head_size = max(float(np.max(own.max(axis=0) - own.min(axis=0))), 1.0)
+        to_mine = float(np.hypot(*(own_centre - mine)))
+        to_others = [float(np.hypot(*(own_centre - c))) for j, c in enumerate(centres) if j != index and c is not None]
+        claimed.append(to_mine > head_size and bool(to_others) and min(to_others) < to_mine)
+    return claimed
+
+
+def _head_centre(head5: np.ndarray) -> np.ndarray | None:
+    """Mean of the confident detector head points, or None when fewer than two are confident."""
+    ok = np.isfinite(head5).all(axis=1) & (head5[:, 2] >= MIN_PRIOR_HEAD_SCORE)
+    return head5[ok, :2].mean(axis=0) if ok.sum() >= 2 else None
