@@ -141,18 +141,24 @@ def test_face_block_is_the_mapped_mesh_and_scores_are_finished():
 
 
 def test_a_claimed_head_takes_the_detectors_finite_points():
-    """The estimator swaps a claimed head for the detector's; a non-finite detector point gets the
-    centre of the others at score 0, and the face crop uses only the finite ones."""
+    """The estimator swaps a claimed head and its upper body for the detector's; a non-finite
+    detector head point gets the centre of the others at score 0 (other points keep the body
+    expert's), and the face crop uses only the finite ones."""
     from wholebody.experts.estimator import WholeBodyEstimator
 
     people = [body_person(make_body(), np.array([0, 0, 400, 200.0])),
               body_person(make_body(offset=300.0), np.array([300, 0, 400, 200.0]))]
     people[0].keypoints[:5, :2] = people[1].keypoints[:5, :2] + 1.0  # person 0's head on person 1's
     own = _head17((120, 150))
-    own[3] = np.nan  # a detector that lost one ear
+    own[3] = np.nan  # a detector that lost one ear ...
+    own[10] = np.nan  # ... and the right wrist
+    expert = people[0].keypoints.copy()
     priors = [own, np.concatenate([people[1].keypoints[:17, :2], np.full((17, 1), 0.8)], axis=1)]
     heads = WholeBodyEstimator._heads(people, [make_body(), make_body(offset=300.0)], priors)
     assert len(heads[0]) == 4 and len(heads[1]) == 11  # detector's finite 4 vs BlazePose's 11
     head0 = people[0].keypoints[:5]
     assert np.isfinite(head0).all() and head0[3, 2] == 0.0
     np.testing.assert_allclose(head0[[0, 1, 2, 4]], own[[0, 1, 2, 4]])
+    np.testing.assert_allclose(people[0].keypoints[5:10], own[5:10])  # shoulders, elbows, left wrist
+    np.testing.assert_allclose(people[0].keypoints[10:], expert[10:])  # right wrist, hips, legs, ...
+    np.testing.assert_allclose(people[1].keypoints[:11, :2], make_body(offset=300.0).points[[0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16]])

@@ -6,11 +6,12 @@ Each point becomes the score-weighted mean of the two; where they disagree by mo
 ``DISAGREE`` x the body size (one of them is on the wrong limb or person) the more confident
 one is kept as is.  Measured on the COCO-WholeBody fixtures with MoveNet boxes: body AP 0.528
 (BlazePose alone), 0.480 (MoveNet alone), 0.596 (fused); with BlazePose heavy 0.618 alone,
-0.669 fused.  Weighting MoveNet's scores by 0.5-0.8 instead of 1 left the body OKS as it is
-(0.835 -> 0.836) but moved whole-body AP between 0.45 and 0.50 through one person's hand crop,
-the noise of a 12-person set, so the plain weights stay.
+0.669 fused (0.695 with ``claimed_heads``).  Weighting MoveNet's scores by 0.5-0.8 instead of 1
+left the body OKS as it is (0.835 -> 0.836) but moved whole-body AP between 0.45 and 0.50
+through one person's hand crop, the noise of a 12-person set, so the plain weights stay.
 
-``claimed_heads`` uses the same second opinion for a whole head (see there).
+``claimed_heads`` uses the same second opinion to find a person whose head (and upper body)
+BlazePose took from someone else (see there).
 """
 
 from __future__ import annotations
