@@ -181,8 +181,9 @@ class WholeBodyEstimator:
         person's (``claimed_heads``).  Such a person's upper body (head, shoulders, elbows, wrists:
         BlazePose followed the other person there too) becomes the detector's; a non-finite
         detector point keeps the body expert's, except on the head (the centre of the others,
-        score 0).  Measured on the fixture skier: whole-body OKS 0.20 -> 0.51 with the head,
-        0.59 with the upper body (left hand 0 -> 0.41)."""
+        score 0).  The body's 3D stays BlazePose's (MoveNet has none), so for such a person it may
+        not match the 2D upper body.  Measured on the fixture skier: whole-body OKS 0.20 -> 0.51
+        with the head, 0.59 with the upper body (left hand 0 -> 0.41)."""
         usable = all(prior is not None for prior in priors)
         claimed = claimed_heads([p.keypoints[:17] for p in people], np.array(priors) if usable else None)
         heads = []
