@@ -53,8 +53,9 @@ def model_path(name: str) -> Path:
 def default_num_threads() -> int:
     """Threads per model call when none are given: the machine's cores, at most 4.
 
-    The experts' models are small; on the 2-core development machine two threads take a
-    one-person 640 x 480 image from ~115 ms to ~90 ms, and more than 4 gain little.
+    On the 2-core development machine two threads take the estimator on a one-person 640 x 480
+    image from 112 ms to 68 ms.  The cap is a guess (no larger machine was measured): the
+    models are small, and many threads on small convolutions mostly wait on each other.
     """
     return max(1, min(4, os.cpu_count() or 1))
 
