@@ -20,11 +20,12 @@ side 400 px, 50 proposals, half precision when the model is on a GPU.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
+from wholebody.models.config import StoredConfig
 from wholebody.models.dope_heads import PosePredictor, decode_poses
 from wholebody.models.dope_layout import PART_NAMES, DopeLayout, get_layout
 from wholebody.models.dope_transform import Geometry, ImageTransform
@@ -178,7 +179,7 @@ class DOPE(nn.Module):
 
 
 @dataclass
-class DopeConfig:
+class DopeConfig(StoredConfig):
     """Everything needed to rebuild a DOPE network (stored in checkpoints as a plain dict)."""
 
     backbone: str = "resnet50"  # "resnet50" or "tiny"
@@ -190,19 +191,6 @@ class DopeConfig:
     max_size: int = 1333
     anchor_sizes: tuple[float, ...] = (32, 64, 128, 256, 512)
     rpn: dict = field(default_factory=lambda: asdict(RPNSettings()))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "DopeConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown DOPE config fields {sorted(unknown)}")
-        config = cls(**data)
-        config.anchor_sizes = tuple(config.anchor_sizes)
-        return config
 
 
 def build_dope(config: DopeConfig | dict) -> DOPE:

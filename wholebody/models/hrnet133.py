@@ -7,11 +7,12 @@ RGB floats 0..255, normalised inside the model; coordinates as in ``wholebody.mo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from wholebody.models.config import StoredConfig
 from wholebody.models.heads import make_heatmap_head
 from wholebody.models.zoomnet import IMAGENET_MEAN, IMAGENET_STD
 from wholebody.nn.hrnet import hrnet_tiny, hrnet_w32
@@ -20,22 +21,13 @@ NUM_KEYPOINTS = 133
 
 
 @dataclass(frozen=True)
-class HRNet133Config:
+class HRNet133Config(StoredConfig):
     """Everything needed to rebuild the baseline (stored in checkpoints)."""
 
     input_size: tuple[int, int] = (384, 288)  # crop (height, width)
     backbone: str = "w32"  # "w32" or "tiny"
     tiny_width: int = 8
     head: str = "simple"  # "simple" (1x1 conv on the 32-ch branch, the paper's) or "concat" (HRNetV2 head)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "HRNet133Config":
-        values = dict(values)
-        values["input_size"] = tuple(values["input_size"])
-        return cls(**values)
 
 
 class HRNet133(nn.Module):

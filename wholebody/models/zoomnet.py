@@ -21,11 +21,12 @@ centres at i + 0.5); a heatmap cell u of stride s covers [u s, (u+1) s).  Boxes 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from wholebody.models.config import StoredConfig
 from wholebody.models.heads import PartHead, make_heatmap_head
 from wholebody.nn.blocks import Bottleneck, conv_norm_relu
 from wholebody.nn.hrnet import hrnet_tiny, hrnet_w32
@@ -40,7 +41,7 @@ IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 
 
 @dataclass(frozen=True)
-class ZoomNetConfig:
+class ZoomNetConfig(StoredConfig):
     """Everything needed to rebuild a ZoomNet (stored in checkpoints)."""
 
     input_size: tuple[int, int] = (384, 288)  # crop (height, width)
@@ -55,15 +56,6 @@ class ZoomNetConfig:
     part_crop: int = 64  # RoI side on F1 and heatmap side of the part heads (F2 RoI: half)
     roi_enlarge: float = 1.25  # part box -> square RoI of side enlarge * max(w, h)
     min_roi_size: float = 8.0  # crop pixels; keeps a collapsed decoded box usable
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ZoomNetConfig":
-        values = dict(values)
-        values["input_size"] = tuple(values["input_size"])
-        return cls(**values)
 
 
 class FeatureNet(nn.Module):
