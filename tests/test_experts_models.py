@@ -1,4 +1,4 @@
-"""Model files, detection adapters, the BlazePose detector and the face and hand experts on real images."""
+"""Model files, detection adapters, the BlazePose detector and the face expert on real images."""
 
 from __future__ import annotations
 
@@ -79,21 +79,3 @@ def test_face_fallback_ignores_faces_nearer_another_head():
     own, others = np.array([0.0, 0.0]), np.array([[100.0, 0.0]])
     assert _nearest_is_own(np.array([30.0, 5.0]), own, others)
     assert not _nearest_is_own(np.array([70.0, 5.0]), own, others)
-
-
-def test_hand_expert_reads_the_persons_side_on_an_unmirrored_photo(fixtures_dir):
-    """531914's bare right hand is a right hand; mirrored, the same hand reads as a left hand."""
-    from wholebody.experts.hands import HandExpert, wrist_crop
-
-    folder = fixtures_dir / "coco_wholebody"
-    ann = next(a for a in json.loads((folder / "test_coco_wholebody.json").read_text())["annotations"] if a["id"] == 531914)
-    body = np.array(ann["keypoints"], float).reshape(17, 3)
-    image = read_rgb(folder / "000000197388.jpg")
-    expert = HandExpert()
-    hand = expert(image, wrist_crop(body[10, :2], body[8, :2], 1.3, 0.35))
-    assert hand.presence > 0.5 and hand.is_right
-    mirror = np.ascontiguousarray(image[:, ::-1])
-    flip = np.array([image.shape[1], 0.0])
-    wrist, elbow = flip + body[10, :2] * [-1, 1], flip + body[8, :2] * [-1, 1]
-    mirrored = expert(mirror, wrist_crop(wrist, elbow, 1.3, 0.35))
-    assert mirrored.presence > 0.5 and not mirrored.is_right

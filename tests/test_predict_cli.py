@@ -24,14 +24,14 @@ import sys
 sys.path.insert(0, {tests!r})
 import wholebody.cli.predict as predict
 from fake_estimator import FakeEstimator
-predict.load_estimator = lambda model_path, *options: FakeEstimator()
+predict.load_estimator = lambda model_path, **options: FakeEstimator()
 from wholebody.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 RUN_WITH_BROKEN_MODEL = """
 import sys
 import wholebody.cli.predict as predict
-def no_model(model_path, *options):
+def no_model(model_path, **options):
     raise RuntimeError("model files are missing")
 predict.load_estimator = no_model
 from wholebody.cli.main import main
@@ -48,7 +48,7 @@ class Flaky(FakeEstimator):
         if image.shape[1] == 123:
             raise ValueError("cannot handle width 123")
         return super().__call__(image, person_boxes, person_scores)
-predict.load_estimator = lambda model_path, *options: Flaky()
+predict.load_estimator = lambda model_path, **options: Flaky()
 from wholebody.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -64,7 +64,7 @@ class Counting(FakeEstimator):  # like a real model, finds the people in the ima
         calls["detect" if person_boxes is None else "follow"] += 1
         return super().__call__(image)
 atexit.register(lambda: print("calls", calls["detect"], calls["follow"], file=sys.stderr))
-predict.load_estimator = lambda model_path, *options: Counting()
+predict.load_estimator = lambda model_path, **options: Counting()
 from wholebody.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -74,8 +74,8 @@ import sys
 sys.path.insert(0, {tests!r})
 import wholebody.cli.predict as predict
 from fake_estimator import FakeEstimator
-def recording(model_path, *options):
-    print("options", *options, file=sys.stderr)
+def recording(model_path, **options):
+    print("options", *(f"{{k}}={{v}}" for k, v in sorted(options.items())), file=sys.stderr)
     return FakeEstimator()
 predict.load_estimator = recording
 from wholebody.cli.main import main
@@ -277,13 +277,14 @@ def test_model_choices_reach_the_estimator(tmp_path):
     _people_image(tmp_path / "a.png", [(40, 40, 80, 200)])
     default = _predict(tmp_path / "a.png", "--out", tmp_path / "out1", "--no-overlay", script=RUN_RECORDING_OPTIONS)
     assert default.returncode == 0, default.stderr
-    # detector, face, DOPE post-processing, body model, model threads
-    assert "options None mesh nms heavy None" in default.stderr
+    assert ("options body_model=heavy detector=None dope_post=nms face=mesh hand_mirror=True hand_model=both "
+            "model_threads=None") in default.stderr
     chosen = _predict(tmp_path / "a.png", "--out", tmp_path / "out2", "--no-overlay", "--body-model", "full",
-                      "--face", "dlib", "--detector", "centernet", "--model-threads", "3",
-                      script=RUN_RECORDING_OPTIONS)
+                      "--face", "dlib", "--detector", "centernet", "--model-threads", "3", "--hand-model", "lite",
+                      "--no-hand-mirror", "--dope-post", "ppi", script=RUN_RECORDING_OPTIONS)
     assert chosen.returncode == 0, chosen.stderr
-    assert "options centernet dlib nms full 3" in chosen.stderr
+    assert ("options body_model=full detector=centernet dope_post=ppi face=dlib hand_mirror=False hand_model=lite "
+            "model_threads=3") in chosen.stderr
     bad = _predict(tmp_path / "a.png", "--out", tmp_path / "out3", "--body-model", "huge", script=RUN_RECORDING_OPTIONS)
     assert bad.returncode == 2 and "--body-model" in bad.stderr
     no_threads = _predict(tmp_path / "a.png", "--out", tmp_path / "out4", "--model-threads", "0",

@@ -1,7 +1,9 @@
 """Accuracy and speed of the part-expert estimator on a COCO-WholeBody annotation file.
 
-``python -m wholebody.experts.benchmark ANN.json IMAGE_DIR [--gt-boxes] [--speed] [--body-model full]`` prints the
-AP/AR table (the project's evaluator, identical to xtcocotools) and, with ``--speed``, the
+``python -m wholebody.experts.benchmark ANN.json IMAGE_DIR [--gt-boxes] [--speed]`` (options:
+``--body-model full``, ``--hand-model full|lite``, ``--no-hand-mirror``, ``--threads N``,
+``--repeats N``) prints
+the AP/AR table (the project's evaluator, identical to xtcocotools) and, with ``--speed``, the
 wall-clock and CPU milliseconds per image of the full pipeline (detector + experts) and of
 MediaPipe Holistic on the same images resized to 640 x 480, by the number of people found.
 """
@@ -100,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", action="store_true", help="also time the pipeline and Holistic at 640x480")
     parser.add_argument("--face", default="mesh", choices=["mesh", "dlib"])
     parser.add_argument("--body-model", default="heavy", choices=["heavy", "full"])
+    parser.add_argument("--hand-model", default="both", choices=["both", "full", "lite"])
+    parser.add_argument("--no-hand-mirror", action="store_true", help="no flip test of the hand models")
+    parser.add_argument("--repeats", type=int, default=15, help="timed runs per image; the median is shown (default 15)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads per model call (default: the machine's cores, at most 4)")
     args = parser.parse_args(argv)
@@ -107,13 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     from wholebody.experts import WholeBodyEstimator
 
-    estimator = WholeBodyEstimator(face=args.face, num_threads=args.threads, body_model=args.body_model)
+    estimator = WholeBodyEstimator(face=args.face, num_threads=args.threads, body_model=args.body_model,
+                                   hand_model=args.hand_model, hand_mirror=not args.no_hand_mirror)
     results = predict_annotation_file(estimator, args.ann_file, args.image_dir, args.gt_boxes)
     print(evaluate_results(args.ann_file, results).table())
     if args.speed:
         data = json.loads(args.ann_file.read_text())
         images = [read_rgb(args.image_dir / image["file_name"]) for image in data["images"]]
-        for row in speed_table(estimator, images):
+        for row in speed_table(estimator, images, repeats=args.repeats):
             print(json.dumps(row))
     return 0
 

@@ -1,4 +1,4 @@
-"""Hand expert: MediaPipe ``hand_landmark_full`` on zoomed crops around each body wrist.
+"""Hand expert: MediaPipe's hand landmark models on zoomed crops around each body wrist.
 
 The idea of the DOPE paper's hand expert, without a whole-image hand detector: a hand is
 small in a person crop, so we cut a square around the wrist, turned so the forearm points up
@@ -8,15 +8,34 @@ hand order (wrist, thumb 1-4, fore, middle, ring, pinky; base to tip), a hand-pr
 probability, a handedness probability and 21 world landmarks in metres.
 
 Crop (measured on the 10 labelled fixture hands, mostly gloved fists of 11-31 px): side 1.3
-forearm lengths, centre 0.35 forearm past the wrist (grid 0.8-2.0 x 0.2-0.5; mean hand OKS
-0.51 from true wrists and elbows, 0.43 from predicted ones; 21 points collapsed on the best
-wrist offset: 0.39).  Averaging several crops did not help (0.43-0.44), nor did MediaPipe's
-own route of palm detection in a 3.5x crop before the landmarks (0.41), so neither is used;
-Holistic's re-crop model is optional (``recrop``; 0.45, within noise).
+forearm lengths, centre 0.35 forearm past the wrist (grid 0.8-2.0 x 0.2-0.5, with the body
+expert of the time; mean hand OKS 0.51 from true wrists and elbows, 0.43 from predicted ones; 21 points collapsed on the best
+wrist offset: 0.39).  Averaging several shifted crops did not help (0.43-0.44), nor did
+MediaPipe's own route of palm detection in a 3.5x crop before the landmarks (0.41), so neither
+is used; Holistic's re-crop model is optional (``recrop``; 0.45, within noise).
+
+Test-time augmentation (the estimator's default): both bundled landmark models (``full`` and
+``lite``), each on the crop and on its mirror image, averaged.  Measured with
+``benchmarks/hand_tta.py --crops 32`` (3 RHD hands x 32 jittered crops) and on the 10 labelled
+COCO-WholeBody fixture hands (mean hand OKS, estimator pipeline):
+
+    passes                      RHD error (px)   fixture hand OKS   ms per hand (2 cores)
+    full                        4.95             0.564              4.9
+    full + mirror               4.45             0.570              9.6
+    lite                        4.43             0.576              2.5
+    lite + mirror               4.19             0.572              5.0
+    full + lite                 4.46             0.580              7.9
+    full + lite + mirrors       4.16             0.575              14.3
+
+Every average beats ``full`` alone; among the averages the fixture differences are noise (10
+hands).  ``lite + mirror`` matches the default at a third of the cost (the estimator's
+``hand_model="lite"``); the default still averages both models because which single model is
+better is not settled by 13 hands, and the average of both was never worse than either here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +44,7 @@ from wholebody.experts.crops import SquareCrop, angle_for_up
 from wholebody.experts.tflite import TFLiteModel
 
 INPUT_SIZE = 224
+MIDDLE_BASE = 9  # COCO-WholeBody hand point: middle finger, first joint
 
 
 @dataclass
@@ -76,25 +96,47 @@ def wrist_crop(wrist: np.ndarray, elbow: np.ndarray, side_factor: float, shift: 
     )
 
 
-class HandExpert:
-    """Runs ``hand_landmark_full`` (or lite) on hand crops, optionally re-cropped first.
+def points_crop(points: np.ndarray, side_factor: float = 1.6) -> SquareCrop:
+    """Square crop around a hand's known 21 points (COCO-WholeBody hand order, pixels), fingers up.
 
-    With ``recrop`` the crop first goes through MediaPipe Holistic's ``hand_recrop`` model
-    (256 x 256 input, [0, 1]), which predicts two points on the hand: the ROI centre and a
-    point half a side towards the wrist.  The hand model then sees MediaPipe's ROI built from
-    them (side 2 x their distance, fingers up, moved 0.1 side towards the fingers), which
-    follows a bent wrist better than the forearm direction does.
+    For hand datasets whose ground truth gives the hand (RHD, FreiHAND): centred on the points'
+    centroid, side ``side_factor`` x their larger extent, turned so the wrist -> middle-finger
+    base direction points up, as MediaPipe's palm ROI is.
+    """
+    points = np.asarray(points, dtype=np.float64)[:, :2]
+    centre = points.mean(axis=0)
+    extent = float((points.max(axis=0) - points.min(axis=0)).max())
+    return SquareCrop((float(centre[0]), float(centre[1])), max(side_factor * extent, 4.0),
+                      angle_for_up(points[MIDDLE_BASE] - points[0]), INPUT_SIZE)
+
+
+class HandExpert:
+    """Runs MediaPipe hand landmark models on hand crops, averaged over models and mirroring.
+
+    Args:
+        num_threads: threads per model call.
+        models: bundled model names (``tflite.MODEL_FILES``) whose outputs are averaged.
+        mirror: also run every model on the mirrored crop and average (flip test).
+        recrop: first pass each crop through MediaPipe Holistic's ``hand_recrop`` model
+            (256 x 256 input, [0, 1]), which predicts two points on the hand: the ROI centre and a
+            point half a side towards the wrist.  The landmark models then see MediaPipe's ROI
+            built from them (side 2 x their distance, fingers up, moved 0.1 side towards the
+            fingers), which follows a bent wrist better than the forearm direction does.
 
     The handedness output assumes a mirrored (selfie) image, as MediaPipe documents; its raw
     score is the probability of MediaPipe's label "Left", which on an unmirrored photo is the
-    person's right hand.
+    person's right hand (and on our mirrored crop, the person's left).
     """
 
     RECROP_SIZE = 256
     RECROP_SHIFT = 0.1
 
-    def __init__(self, num_threads: int = 1, model: str = "hand_landmark_full", recrop: bool = False) -> None:
-        self.model = TFLiteModel(model, num_threads=num_threads)
+    def __init__(self, num_threads: int = 1, models: Sequence[str] = ("hand_landmark_full",),
+                 mirror: bool = False, recrop: bool = False) -> None:
+        if not models:
+            raise ValueError("HandExpert needs at least one landmark model")
+        self.models = [TFLiteModel(name, num_threads=num_threads) for name in models]
+        self.mirror = mirror
         self.recrop_model = TFLiteModel("hand_recrop", num_threads=num_threads) if recrop else None
 
     def recrop(self, image: np.ndarray, region: SquareCrop) -> SquareCrop:
@@ -113,11 +155,29 @@ class HandExpert:
             crop = self.recrop(image, crop)
         crop = SquareCrop(crop.center, crop.side, crop.angle, INPUT_SIZE)
         pixels = crop.extract(image).astype(np.float32) / 255.0
-        landmarks, presence, handedness, world = self.model(pixels[None])
+        passes = [_run(model, pixels, mirrored) for model in self.models for mirrored in (False, True)[: 1 + self.mirror]]
+        landmarks, presence, right, world = (np.mean(values, axis=0) for values in zip(*passes))
         return HandLandmarks(
-            points=crop.to_image(landmarks.reshape(21, 3)),
-            presence=float(presence.reshape(-1)[0]),
-            right=float(handedness.reshape(-1)[0]),
-            world=crop.rotate_vectors_to_image(world.reshape(21, 3)),
+            points=crop.to_image(landmarks),
+            presence=float(presence),
+            right=float(right),
+            world=crop.rotate_vectors_to_image(world),
             crop=crop,
         )
+
+
+def _run(model: TFLiteModel, pixels: np.ndarray, mirrored: bool) -> tuple[np.ndarray, float, float, np.ndarray]:
+    """One pass on a (224, 224, 3) [0, 1] crop, mirrored left-right if asked, read back unmirrored.
+
+    Returns (21, 3) landmarks in crop pixels (x, y, relative depth), presence, the probability of
+    the person's right hand, and (21, 3) world landmarks in metres along the crop's axes.
+    """
+    batch = pixels[None, :, ::-1] if mirrored else pixels[None]
+    landmarks, presence, handedness, world = model(np.ascontiguousarray(batch))
+    landmarks, world = landmarks.reshape(21, 3), world.reshape(21, 3)
+    right = float(handedness.reshape(-1)[0])
+    if mirrored:  # a mirrored left hand looks like a right one: undo x and the side
+        landmarks[:, 0] = INPUT_SIZE - landmarks[:, 0]
+        world[:, 0] = -world[:, 0]
+        right = 1.0 - right
+    return landmarks, float(presence.reshape(-1)[0]), right, world
