@@ -2,10 +2,10 @@
 
 ``python -m wholebody.experts.benchmark ANN.json IMAGE_DIR [--gt-boxes] [--speed]`` (options:
 ``--body-model full``, ``--hand-model full|lite``, ``--no-hand-mirror``, ``--threads N``,
-``--repeats N``) prints
-the AP/AR table (the project's evaluator, identical to xtcocotools) and, with ``--speed``, the
-wall-clock and CPU milliseconds per image of the full pipeline (detector + experts) and of
-MediaPipe Holistic on the same images resized to 640 x 480, by the number of people found.
+``--repeats N``) prints the AP/AR table (the project's evaluator, identical to xtcocotools) and,
+with ``--speed``, the wall-clock and CPU milliseconds per image of the full pipeline (detector +
+experts) and of MediaPipe Holistic on the same images resized to 640 x 480, by the number of
+people found.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ Pipeline per image (all coordinates original pixels):
    detector's 17 points, and where BlazePose put the head on another person's
    (``fusion.claimed_heads``) the detector's upper body (head, shoulders, elbows, wrists) is used;
 3. hands: a zoomed, forearm-aligned crop around each wrist -> the ``full`` and ``lite`` hand
-   landmark models, each on the crop and its mirror, averaged; hands join bodies by DOPE's mutual-nearest-wrist rule, side respected;
+   landmark models, each on the crop and its mirror, averaged; hands join bodies by DOPE's
+   mutual-nearest-wrist rule, side respected;
 4. face: a head crop from the body's head points -> 468-point mesh -> iBUG 68 (or dlib's
    68-point predictor); faces join bodies by DOPE's head-point-in-face-box rule;
 5. scores, part boxes and 3D per part -> ``wholebody.types.Person``.
