@@ -5,8 +5,7 @@
 Each RHD hand (rendered, 320 x 320, 2D ground truth) is cropped with ``hands.points_crop`` from
 its true points, then jittered (centre +-5 px, side x0.9-1.2, angle +-0.2 rad; seeded, so every
 run sees the same crops) to stand in for the wrist crops of the estimator.  For every
-combination of the bundled landmark models (full, lite) with and without the mirrored pass it
-prints the mean end-point error in pixels and the milliseconds per hand (median over the crops).
+``hand_model`` of the estimator (full, lite, both) with and without the mirrored pass it prints the mean end-point error in pixels and the milliseconds per hand (median over the crops).
 """
 
 from __future__ import annotations
@@ -17,34 +16,21 @@ from pathlib import Path
 
 import numpy as np
 
-from wholebody.data.adapters.rhd import RHD21
-from wholebody.data.adapters.sample import read_json_object
+from wholebody.data.adapters.rhd import load_rhd
 from wholebody.experts.benchmark import read_rgb
 from wholebody.experts.crops import SquareCrop
+from wholebody.experts.estimator import HAND_MODELS
 from wholebody.experts.hands import HandExpert, points_crop
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
-VARIANTS = {
-    "full": (("hand_landmark_full",), False),
-    "full + mirror": (("hand_landmark_full",), True),
-    "lite": (("hand_landmark_lite",), False),
-    "lite + mirror": (("hand_landmark_lite",), True),
-    "full + lite": (("hand_landmark_full", "hand_landmark_lite"), False),
-    "full + lite + mirror (default)": (("hand_landmark_full", "hand_landmark_lite"), True),
-}
+# (hand_model of the estimator, mirror) -> the HandExpert passes it stands for.
+VARIANTS = {(name, mirror): (HAND_MODELS[name], mirror) for name in ("full", "lite", "both") for mirror in (False, True)}
 
 
 def rhd_hands(ann_file: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(RGB image, (21, 2) true points in COCO-WholeBody hand order) per RHD annotation."""
-    data = read_json_object(ann_file)
-    files = {image["id"]: image["file_name"] for image in data["images"]}
-    to_hand = np.asarray(RHD21.to_wholebody) - RHD21.to_wholebody[0]  # RHD joint -> COCO hand index
-    hands = []
-    for ann in data["annotations"]:
-        points = np.zeros((21, 2))
-        points[to_hand] = np.asarray(ann["keypoints"], float).reshape(21, 3)[:, :2]
-        hands.append((read_rgb(ann_file.parent / files[ann["image_id"]]), points))
-    return hands
+    """(RGB image, (21, 2) true points in COCO-WholeBody hand order) per RHD hand."""
+    return [(read_rgb(sample.image_path), hand.pose2d) for sample in load_rhd(ann_file)
+            for hand in sample.instances if hand.part == "hand"]
 
 
 def jittered_crops(points: np.ndarray, count: int, seed: int = 0) -> list[SquareCrop]:
@@ -80,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     hands = rhd_hands(args.ann)
     print(f"{len(hands)} hands x {args.crops} crops from {args.ann}")
     print(f"{'variant':34s} {'EPE px':>7s} {'ms/hand':>8s}")
-    for name, (models, mirror) in VARIANTS.items():
+    for (name, mirrored), (models, mirror) in VARIANTS.items():
         epe, ms = evaluate(HandExpert(args.threads, models, mirror), hands, args.crops)
-        print(f"{name:34s} {epe:7.2f} {ms:8.1f}")
+        label = f"{name}{' + mirror' if mirrored else ''}{' (default)' if (name, mirrored) == ('both', True) else ''}"
+        print(f"{label:34s} {epe:7.2f} {ms:8.1f}")
     return 0
 
 

@@ -28,6 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
+from wholebody.experts.crops import box_of_points
 from wholebody.schema import PART_SLICES, SIGMAS
 from wholebody.types import Person
 
@@ -38,11 +39,8 @@ def person_box(person: Person, score_thr: float = 0.0) -> np.ndarray:
     """The person's ``[x, y, w, h]`` box: ``person.bbox``, else the extent of its scored points."""
     if person.bbox is not None:
         return np.asarray(person.bbox, dtype=np.float64)
-    seen = person.keypoints[person.keypoints[:, 2] > score_thr, :2]
-    if not len(seen):
-        return np.zeros(4)
-    low, high = seen.min(axis=0), seen.max(axis=0)
-    return np.concatenate([low, high - low])
+    box = box_of_points(person.keypoints, person.keypoints[:, 2] > score_thr)
+    return np.zeros(4) if box is None else box
 
 
 def follow_boxes(people: Sequence[Person], score_thr: float = 0.3, margin: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
@@ -57,11 +55,10 @@ def follow_boxes(people: Sequence[Person], score_thr: float = 0.3, margin: float
     boxes, scores = [], []
     for person in people:
         body = person.keypoints[:BODY_AND_FEET]
-        seen = body[body[:, 2] > score_thr, :2]
-        if len(seen) >= 2:
-            low, high = seen.min(axis=0), seen.max(axis=0)
-            pad = margin * (high - low)
-            box = np.concatenate([low - pad, high - low + 2 * pad])
+        seen = body[:, 2] > score_thr
+        if seen.sum() >= 2:
+            box = box_of_points(body, seen)
+            box = box + margin * np.concatenate([-box[2:], 2 * box[2:]])
         elif person.bbox is not None:
             box = np.asarray(person.bbox, dtype=np.float64)
         else:
@@ -270,4 +267,3 @@ class KeypointSmoother:
                 continue
             one_euro = filters.setdefault("3d:" + part, OneEuroFilter(*self._params))
             person.keypoints_3d[part] = one_euro(xyz, time_s, SIZE_3D, part_active[:, None])
-

@@ -47,13 +47,13 @@ COCO_HEAD = slice(0, 5)  # nose, eyes, ears
 COCO_UPPER_BODY = slice(0, 11)  # the head, shoulders, elbows and wrists
 COCO_NOSE, COCO_LEFT_EYE, COCO_RIGHT_EYE = 0, 1, 2
 ELBOWS = {"left": 7, "right": 8}
+WRISTS = {"left": 9, "right": 10}
 # hand_model choice -> bundled hand landmark models whose outputs are averaged.
 HAND_MODELS = {
     "both": ("hand_landmark_full", "hand_landmark_lite"),
     "full": ("hand_landmark_full",),
     "lite": ("hand_landmark_lite",),
 }
-WRISTS = {"left": 9, "right": 10}
 
 
 class WholeBodyEstimator:

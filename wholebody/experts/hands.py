@@ -9,23 +9,24 @@ probability, a handedness probability and 21 world landmarks in metres.
 
 Crop (measured on the 10 labelled fixture hands, mostly gloved fists of 11-31 px): side 1.3
 forearm lengths, centre 0.35 forearm past the wrist (grid 0.8-2.0 x 0.2-0.5, with the body
-expert of the time; mean hand OKS 0.51 from true wrists and elbows, 0.43 from predicted ones; 21 points collapsed on the best
-wrist offset: 0.39).  Averaging several shifted crops did not help (0.43-0.44), nor did
-MediaPipe's own route of palm detection in a 3.5x crop before the landmarks (0.41), so neither
-is used; Holistic's re-crop model is optional (``recrop``; 0.45, within noise).
+expert of the time; mean hand OKS 0.51 from true wrists and elbows, 0.43 from predicted ones;
+21 points collapsed on the best wrist offset: 0.39).  Averaging several shifted crops did not
+help (0.43-0.44), nor did MediaPipe's own route of palm detection in a 3.5x crop before the
+landmarks (0.41), so neither is used; Holistic's re-crop model is optional (``recrop``; 0.45,
+within noise).
 
 Test-time augmentation (the estimator's default): both bundled landmark models (``full`` and
 ``lite``), each on the crop and on its mirror image, averaged.  Measured with
 ``benchmarks/hand_tta.py --crops 32`` (3 RHD hands x 32 jittered crops) and on the 10 labelled
 COCO-WholeBody fixture hands (mean hand OKS, estimator pipeline):
 
-    passes                      RHD error (px)   fixture hand OKS   ms per hand (2 cores)
+    hand_model, passes          RHD error (px)   fixture hand OKS   ms per hand (2 cores)
     full                        4.95             0.564              4.9
     full + mirror               4.45             0.570              9.6
     lite                        4.43             0.576              2.5
     lite + mirror               4.19             0.572              5.0
-    full + lite                 4.46             0.580              7.9
-    full + lite + mirrors       4.16             0.575              14.3
+    both (full + lite)          4.46             0.580              7.9
+    both + mirror (default)     4.16             0.575              14.3
 
 Every average beats ``full`` alone; among the averages the fixture differences are noise (10
 hands).  ``lite + mirror`` matches the default at a third of the cost (the estimator's
@@ -173,7 +174,7 @@ def _run(model: TFLiteModel, pixels: np.ndarray, mirrored: bool) -> tuple[np.nda
     the person's right hand, and (21, 3) world landmarks in metres along the crop's axes.
     """
     batch = pixels[None, :, ::-1] if mirrored else pixels[None]
-    landmarks, presence, handedness, world = model(np.ascontiguousarray(batch))
+    landmarks, presence, handedness, world = model(batch)  # TFLiteModel makes it contiguous
     landmarks, world = landmarks.reshape(21, 3), world.reshape(21, 3)
     right = float(handedness.reshape(-1)[0])
     if mirrored:  # a mirrored left hand looks like a right one: undo x and the side
