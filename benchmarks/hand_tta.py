@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crops", type=int, default=8, help="jittered crops per hand (default 8)")
     parser.add_argument("--threads", type=int, default=2, help="threads per model call (default 2)")
     args = parser.parse_args(argv)
+    if not args.ann.is_file():
+        parser.error(f"no RHD annotation file {args.ann} (the fixtures live in ../shared beside the repo; or pass --ann)")
     hands = rhd_hands(args.ann)
     print(f"{len(hands)} hands x {args.crops} crops from {args.ann}")
     print(f"{'variant':34s} {'EPE px':>7s} {'ms/hand':>8s}")
