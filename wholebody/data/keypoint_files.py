@@ -84,7 +84,7 @@ def load_keypoint_ground_truth(source: Source, layout: str | None = None) -> Gro
             raise AnnotationError(path, None, None, f"top level must be an object, got {type(data).__name__}")
         fmt, blocks = detect_file_format(path, data, layout)
         if fmt is not COCO_WHOLEBODY_FORMAT or blocks != v.WHOLEBODY_BLOCKS:
-            log.info("%s: %s layout", path, fmt.title)
+            log.debug("%s: %s layout", path, fmt.title)
         return _ground_truth(path, data, fmt, blocks)
 
 

@@ -56,6 +56,7 @@ class Evaluation:
     stats: dict[str, dict[str, float]] = field(default_factory=dict)
     precision: dict[str, np.ndarray] = field(default_factory=dict)
     recall: dict[str, np.ndarray] = field(default_factory=dict)
+    title: str = "COCO-WholeBody 133"  # the ground truth's layout
 
     def table(self, full: bool = False) -> str:
         return format_table(self.stats, full=full)
@@ -212,7 +213,7 @@ def evaluate(gt, res, parts=None) -> Evaluation:
     from wholebody.eval.crowd import crowd_index_stats
 
     shared = _prepare(gt, res)
-    evaluation = Evaluation()
+    evaluation = Evaluation(title=shared.fmt.title)
     for part in shared.fmt.eval_parts if parts is None else parts:
         if part not in shared.fmt.eval_parts:
             raise ValueError(f"unknown part {part!r} for {shared.fmt.title}; expected one of {tuple(shared.fmt.eval_parts)}")
