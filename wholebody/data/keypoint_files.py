@@ -45,7 +45,7 @@ def _block_size(path: str, records: list, what: str) -> int:
     values = records[0].get("keypoints")
     if not isinstance(values, list) or len(values) % 3:
         raise AnnotationError(path, records[0].get("id", 0), "keypoints",
-                              f"{what}: must be a flat list of 3 values per point, got {type(values).__name__}"
+                              f"{what}: missing or not a flat list of 3 values per point, got {type(values).__name__}"
                               + (f" of length {len(values)}" if isinstance(values, list) else ""))
     return len(values) // 3
 
@@ -102,7 +102,10 @@ def load_keypoint_results(source: Source, gt: GroundTruth) -> Results:
         for i, rec in enumerate(data):
             if not isinstance(rec, dict):
                 raise AnnotationError(path, i, None, f"result must be an object, got {type(rec).__name__}")
-        if (data and _WHOLEBODY_MARKER in data[0]) or (not data and fmt is COCO_WHOLEBODY_FORMAT):
+        # COCO-WholeBody blocks, or a broken record against a COCO-WholeBody ground truth, whose
+        # validating loader names the problem as it always has
+        blocks = data[0].keys() if data else ()
+        if _WHOLEBODY_MARKER in blocks or (fmt is COCO_WHOLEBODY_FORMAT and "keypoints" not in blocks):
             res = _results(path, data, gt)
             if fmt is COCO_WHOLEBODY_FORMAT:
                 return res
@@ -112,11 +115,6 @@ def load_keypoint_results(source: Source, gt: GroundTruth) -> Results:
 
 def _one_block_results(path: str, data: list, gt: GroundTruth) -> Results:
     fmt = gt.format
-    count = _block_size(path, data, "results")
-    source_fmt = fmt if count == fmt.num_keypoints else detect_format(None, count)
-    if source_fmt is None:
-        raise AnnotationError(path, 0, "keypoints", f"{count} keypoints per result: not the ground truth's {fmt.name} "
-                              f"({fmt.num_keypoints}) nor any one layout; supported layouts: {supported_formats()}")
     record_ids = np.arange(len(data))
     image_ids = v.int_column(path, data, "image_id", record_ids)
     known = np.fromiter(gt.images, dtype=np.int64, count=len(gt.images))
@@ -124,6 +122,11 @@ def _one_block_results(path: str, data: list, gt: GroundTruth) -> Results:
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
         raise AnnotationError(path, i, "image_id", f"image id {int(image_ids[i])} is not in the ground truth {gt.path}")
+    count = _block_size(path, data, "results")
+    source_fmt = fmt if count == fmt.num_keypoints else detect_format(None, count)
+    if source_fmt is None:
+        raise AnnotationError(path, 0, "keypoints", f"{count} keypoints per result: not the ground truth's {fmt.name} "
+                              f"({fmt.num_keypoints}) nor any one layout; supported layouts: {supported_formats()}")
     keypoints = v.keypoint_blocks(path, data, record_ids, visibility=False, blocks=(("keypoints", count),))
     base = v.float_column(path, data, "score", record_ids, default=None)
     if fmt is COCO_WHOLEBODY_FORMAT:  # flat 133 results may still carry the part score fields
