@@ -31,6 +31,18 @@ MODEL_FILES: dict[str, str] = {
     "hand_recrop": "holistic_landmark/hand_recrop.tflite",
 }
 
+# What each bundled model does in the pipeline (shown by `wholebody models list`).
+MODEL_ROLES: dict[str, str] = {
+    "pose_detection": "fallback person detector when MoveNet is not prepared",
+    "pose_landmark_full": "default: body landmarks (first pass)",
+    "hand_landmark_full": "default: hand landmarks (averaged with lite)",
+    "hand_landmark_lite": "default: hand landmarks (averaged with full)",
+    "face_landmark": "default: face mesh -> 68 face points",
+    "face_detection_short_range": "default: face search when the head crop finds no face",
+    "hand_recrop": "optional: hand re-crop (off in the default pipeline)",
+}
+MODEL_LICENCE = "Apache-2.0 (Google MediaPipe; the model files ship inside the mediapipe wheel)"
+
 INSTALL_HINT = "pip install 'mediapipe==0.10.14' 'ai-edge-litert==2.3.0'"
 
 
