@@ -11,6 +11,7 @@ ground-truth points the results' layout lacks are marked unscored.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
@@ -23,7 +24,8 @@ from wholebody.data.cocowb import (
 from wholebody.data.errors import AnnotationError
 from wholebody.schema import EVAL_PARTS, JSON_SCORE_FIELDS
 from wholebody.schema.formats import (
-    COCO_WHOLEBODY_FORMAT, KeypointFormat, detect_format, format_by_name, shared_points, supported_formats,
+    COCO_WHOLEBODY_FORMAT, KeypointFormat, detect_format, format_by_name, shared_points, subset_format,
+    supported_formats,
 )
 
 log = logging.getLogger(__name__)
@@ -170,6 +172,23 @@ def _mapped(res: Results, source: KeypointFormat, target: KeypointFormat, area: 
     return res
 
 
+def restrict_to_scored(gt: GroundTruth, res: Results) -> tuple[GroundTruth, Results]:
+    """``gt`` and ``res`` cut to the points the results have (no-op when they have all).
+
+    The evaluator leaves unscored points out by itself; the error analysis, which works on
+    whole parts, gets this reduced layout instead (:func:`wholebody.schema.formats.subset_format`).
+    """
+    if res.scored_points is None or res.scored_points.all():
+        return gt, res
+    keep = np.flatnonzero(res.scored_points)
+    fmt = subset_format(gt.format, keep)
+    gt = dataclasses.replace(gt, keypoints=gt.keypoints[:, keep], format=fmt)
+    res = dataclasses.replace(res, keypoints=res.keypoints[:, keep], scored_points=None,
+                              scores={p: res.scores["body"] for p in fmt.eval_parts},
+                              score_fallback={p: 0 for p in fmt.eval_parts})
+    return gt, res
+
+
 def read_image_list(source: Source) -> dict[int, dict]:
     """Only the ``images`` of a COCO-style file, {id: entry}: all ``predict --coco`` needs."""
     path, data = _read(source)
@@ -178,4 +197,5 @@ def read_image_list(source: Source) -> dict[int, dict]:
     return v.index_images(path, data)
 
 
-__all__ = ["detect_file_format", "load_keypoint_ground_truth", "load_keypoint_results", "read_image_list"]
+__all__ = ["detect_file_format", "load_keypoint_ground_truth", "load_keypoint_results", "read_image_list",
+           "restrict_to_scored"]

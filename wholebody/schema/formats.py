@@ -157,3 +157,33 @@ def shared_points(source: KeypointLayout, target: KeypointLayout) -> tuple[np.nd
             src.append(i)
             tgt.append(j)
     return np.asarray(src, dtype=np.int64), np.asarray(tgt, dtype=np.int64)
+
+
+def subset_format(fmt: KeypointFormat, keep) -> KeypointFormat:
+    """``fmt`` restricted to the points ``keep`` (sorted indices): names, sigmas, maps, flip
+    pairs and links of the kept points; each part keeps its kept points, which stay contiguous
+    because parts are slices and the order is kept.  Parts left with no point are dropped."""
+    keep = np.asarray(keep, dtype=np.int64)
+    if len(keep) == fmt.num_keypoints:
+        return fmt
+    rank = np.full(fmt.num_keypoints, -1, dtype=np.int64)
+    rank[keep] = np.arange(len(keep))
+
+    def pairs(links):
+        return tuple((int(rank[a]), int(rank[b])) for a, b in links if rank[a] >= 0 and rank[b] >= 0)
+
+    def cut(parts):
+        out = {}
+        for part, sl in parts.items():
+            kept = rank[sl][rank[sl] >= 0]
+            if len(kept):
+                out[part] = slice(int(kept[0]), int(kept[-1]) + 1)
+        return out
+
+    layout = fmt.layout
+    sub = KeypointLayout(
+        name=f"{layout.name}[{len(keep)}]", keypoints=tuple(layout.keypoints[i] for i in keep), parts=cut(layout.parts),
+        flip_pairs=pairs(layout.flip_pairs), skeleton=pairs(layout.skeleton), to_wholebody=layout.to_wholebody[keep],
+    )
+    return KeypointFormat(fmt.name, f"{fmt.title}, {len(keep)} of {fmt.num_keypoints} points", sub, fmt.sigmas[keep],
+                          cut(fmt.eval_parts), fmt.use_area, fmt.crowd_index)
