@@ -64,7 +64,7 @@ def test_synthetic_coco17_matches_xtcocotools(tmp_path, seed):
     np.testing.assert_allclose(_ours(ours), _reference(gt, res), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["aic14", "mpii16", "halpe26"])
+@pytest.mark.parametrize("name", ["aic14", "mpii16", "halpe26", "halpe136"])
 def test_other_layouts_match_xtcocotools_with_their_sigmas(tmp_path, name):
     fmt = FORMATS[name]
     gt, res = _write(tmp_path, *to_layout(*make_synthetic(2, SPEC), fmt))

@@ -8,6 +8,9 @@ sigmas are each benchmark's own evaluation values:
 * COCO-WholeBody 133: the official 133 sigmas, six parts (body, foot, face, hands, whole body).
 * Halpe-136: the values of Halpe-FullBody's own ``cocoeval`` (COCO body, 0.08 head/neck/hip,
   0.089 feet, 0.015 face and hands), its parts body (first 20), foot, face, hand, whole body.
+  Scored as xtcocotools scores one part (what the parity tests check); Halpe's own script
+  differs in three ways kept out on purpose: it does not ignore crowd people, it drops a
+  result only when all 136 scores are 0 (not per part), and it rounds points to float32.
 * Halpe-26: the first 26 of those, parts body (20), foot, whole body.
 * CrowdPose-14: crowdposetools' values; OKS and area ranges use box w*h*0.53 (its ground truth
   has no ``area``), the ignore rule reads ``num_keypoints``, and AP is also split by the image
