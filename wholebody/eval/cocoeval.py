@@ -35,7 +35,7 @@ from wholebody.eval.accumulate import (
 from wholebody.eval.crowd import CROWD_STAT_NAMES
 from wholebody.eval.matching import enumerate_pairs, match_groups
 from wholebody.eval.oks import compute_oks, oks_for_pairs
-from wholebody.schema import EVAL_PARTS, PART_SLICES
+from wholebody.schema import PART_SLICES
 from wholebody.schema.formats import COCO_WHOLEBODY_FORMAT, KeypointFormat
 
 __all__ = ["Evaluation", "compute_oks", "evaluate", "evaluate_files", "format_table", "STAT_NAMES"]
