@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from wholebody.data.errors import AnnotationError
-from wholebody.data.keypoint_files import load_keypoint_ground_truth, read_image_list
-from wholebody.eval.cocoeval import evaluate_files
+from wholebody.data.keypoint_files import load_keypoint_ground_truth, load_keypoint_results, read_image_list
+from wholebody.eval.cocoeval import evaluate, evaluate_files
 from wholebody.eval.synthetic import SyntheticSpec, make_synthetic
 from wholebody.eval.synthetic_layouts import to_layout
 from wholebody.schema.formats import FORMATS
@@ -120,6 +120,10 @@ def test_points_the_results_lack_are_not_scored(tmp_path):
     ref_res.write_text(json.dumps(cut_results))
     reference = _reference(ref_gt, ref_res, "keypoints_crowd", sigmas=fmt.sigmas[:12], use_area=False)
     np.testing.assert_allclose([ours[k] for k in CROWD_ORDER[:6]], reference[:6], rtol=0, atol=1e-12)
+    # The evaluator called on the full 14-point arrays leaves the two points out by itself.
+    full_gt = load_keypoint_ground_truth(gt)
+    direct = evaluate(full_gt, load_keypoint_results(res, full_gt)).stats["body"]
+    np.testing.assert_allclose([direct[k] for k in CROWD_ORDER], [ours[k] for k in CROWD_ORDER], rtol=0, atol=1e-12)
 
 
 def _gt_with_category(names, count):

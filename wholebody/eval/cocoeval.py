@@ -235,11 +235,13 @@ def evaluate_files(gt_path, res_path, rescore: bool = False, oks_nms: bool = Fal
     """Load a ground-truth and a results JSON of any supported layout (``layout`` forces the
     ground truth's), optionally rescore / OKS-NMS the results (:mod:`wholebody.eval.postprocess`,
     mmpose's defaults) and evaluate every part (or ``parts``)."""
-    from wholebody.data.keypoint_files import load_keypoint_ground_truth, load_keypoint_results
+    from wholebody.data.keypoint_files import load_keypoint_ground_truth, load_keypoint_results, restrict_to_scored
     from wholebody.eval import postprocess
 
     gt = load_keypoint_ground_truth(gt_path, layout=layout)
-    res = load_keypoint_results(res_path, gt)
+    # Results mapped from another layout: cut both to the points they share, so that OKS-NMS
+    # too compares only real points (the evaluator alone would also leave the others out).
+    gt, res = restrict_to_scored(gt, load_keypoint_results(res_path, gt))
     if rescore:
         res = postprocess.rescore_results(res)
     if oks_nms:
