@@ -139,6 +139,11 @@ def test_layout_read_from_the_category_names(name):
     assert load_keypoint_ground_truth(_gt_with_category(list(layout.keypoints), layout.num_keypoints)).format.name == name
 
 
+def test_head_top_synonyms_still_tell_aic_from_crowdpose():
+    names = [n.replace("head_top", "Head").replace("_", " ") for n in FORMATS["aic14"].layout.keypoints]
+    assert load_keypoint_ground_truth(_gt_with_category(names, 14)).format.name == "aic14"
+
+
 def test_layout_from_the_count_when_names_are_absent():
     assert load_keypoint_ground_truth(_gt_with_category(None, 16)).format.name == "mpii16"
     assert load_keypoint_ground_truth(_gt_with_category(None, 14), layout="aic").format.name == "aic14"

@@ -129,14 +129,22 @@ def _normalise(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
 
 
+def _canonical(name: str) -> str:
+    key = _normalise(name)
+    return EXTRA_POINT_NAMES.get(key, key)
+
+
 def detect_format(names, count: int) -> KeypointFormat | None:
     """The format whose point names equal ``names`` (any case, '-' or ' ' for '_'), else the
     only format with ``count`` points; None when neither decides (e.g. 14 unnamed points)."""
     if names:
-        wanted = tuple(_normalise(n) for n in names)
-        for fmt in FORMATS.values():
-            if wanted == tuple(_normalise(n) for n in fmt.layout.keypoints):
-                return fmt
+        # exact names first, then with the head-top / neck / mid-hip synonyms made equal
+        # (e.g. an AIC file that calls its head top "head")
+        for spelling in (_normalise, _canonical):
+            wanted = tuple(spelling(n) for n in names)
+            for fmt in FORMATS.values():
+                if wanted == tuple(spelling(n) for n in fmt.layout.keypoints):
+                    return fmt
     by_count = [f for f in FORMATS.values() if f.num_keypoints == count]
     return by_count[0] if len(by_count) == 1 else None
 
