@@ -208,7 +208,8 @@ def evaluate(gt, res, parts=None) -> Evaluation:
     ``gt`` / ``res`` are the parsed :class:`wholebody.data.cocowb.GroundTruth` / ``Results``
     (any object with the same array attributes works); ``gt.format`` (COCO-WholeBody when
     absent) gives the sigmas and parts; ``parts`` defaults to all of them.  A part with no
-    point the results have is skipped.  Nothing is parsed or copied per part.
+    point the results have is skipped.  Nothing is parsed per part, and nothing is copied
+    unless the results lack some of a part's points (those that remain are gathered).
     """
     from wholebody.eval.crowd import crowd_index_stats
 
