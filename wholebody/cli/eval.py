@@ -5,11 +5,13 @@ and OCHuman, Halpe-136/26, CrowdPose-14 (with its easy/medium/hard AP), AI Chall
 MPII-16; the layout is read from the ground truth's person category (--layout forces it) and
 results in another layout are mapped onto it (points it lacks are not scored).
 
-Gives the same numbers as mmpose / xtcocotools 1.14.3 (six COCOeval runs, each part with its
-slice of the 133 sigmas, maxDets 20, person areas from the ground truth), in a fraction of the
-time.  The results file is a COCO results list with the five keypoint blocks per person
-(``keypoints``, ``foot_kpts``, ``face_kpts``, ``lefthand_kpts``, ``righthand_kpts``) and a
-``score``; optional ``foot_score`` ... ``wholebody_score`` fields rank those parts instead.
+Gives the same numbers as xtcocotools 1.14.3 in a fraction of the time: for COCO-WholeBody as
+mmpose calls it (six COCOeval runs, each part with its slice of the 133 sigmas, maxDets 20,
+person areas from the ground truth), for the other layouts one run per part with the layout's
+sigmas (CrowdPose as ``keypoints_crowd``).  The results file is a COCO results list: per person
+the five COCO-WholeBody blocks (``keypoints``, ``foot_kpts``, ``face_kpts``, ``lefthand_kpts``,
+``righthand_kpts``; optional ``foot_score`` ... ``wholebody_score`` fields rank those parts)
+or one ``keypoints`` block of a supported layout, and a ``score``.
 
 Use --rescore / --oks-nms on raw predictions that did not go through mmpose's post-processing
 (box score x mean keypoint score > 0.2; OKS-NMS at 0.9 per image).
