@@ -159,6 +159,13 @@ def test_unrecognised_layout_names_file_category_count_and_layouts(tmp_path):
         assert expected in message
 
 
+def test_empty_results_score_zero(tmp_path):
+    gt, _ = to_layout(*make_synthetic(0, SyntheticSpec(n_images=5)), FORMATS["crowdpose14"])
+    gt_path, res_path = _write(tmp_path, gt, [])
+    stats = evaluate_files(gt_path, res_path).stats["body"]
+    assert stats["AP"] == 0.0 and stats["AR"] == 0.0
+
+
 def test_wholebody_file_with_one_flat_block(fixtures_dir):
     gt = load_keypoint_ground_truth(fixtures_dir / "coco_wholebody" / "test_keypoint_partition_metric.json")
     assert gt.format.name == "coco_wholebody" and gt.keypoints.shape[1:] == (133, 3)

@@ -124,7 +124,7 @@ def _one_block_results(path: str, data: list, gt: GroundTruth) -> Results:
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
         raise AnnotationError(path, i, "image_id", f"image id {int(image_ids[i])} is not in the ground truth {gt.path}")
-    count = _block_size(path, data, "results")
+    count = _block_size(path, data, "results") if data else fmt.num_keypoints  # no results: nothing to map
     source_fmt = fmt if count == fmt.num_keypoints else detect_format(None, count)
     if source_fmt is None:
         raise AnnotationError(path, 0, "keypoints", f"{count} keypoints per result: not the ground truth's {fmt.name} "
