@@ -30,7 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("gt", help="COCO-WholeBody ground-truth JSON")
     parser.add_argument("results", help="COCO-WholeBody results JSON (list of people)")
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
-    parser.add_argument("--parts", nargs="+", choices=EVAL_PARTS, default=list(EVAL_PARTS), help="parts to analyse")
+    parser.add_argument("--parts", nargs="+", default=None, metavar="PART",
+                        help=f"parts to analyse (default all of the layout's; COCO-WholeBody: {' '.join(EVAL_PARTS)})")
+    parser.add_argument("--layout", default=None, metavar="NAME",
+                        help="the ground truth's keypoint layout, instead of reading it from the file (as in eval)")
     parser.add_argument("--match-oks", type=float, default=0.1,
                         help="OKS threshold of the matching that decides which person a result is (default 0.1)")
     parser.add_argument("--pr-oks", type=float, default=0.75,
@@ -49,7 +52,7 @@ def _table(analyses, pr_oks: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wholebody.data.cocowb import load_ground_truth, load_results
+    from wholebody.data.keypoint_files import load_keypoint_ground_truth, load_keypoint_results, restrict_to_scored
     from wholebody.eval.analysis import GOOD_KS, JITTER_KS
     from wholebody.eval.analysis_budget import wholebody_budget
     from wholebody.eval.analysis_fixes import analyze
@@ -62,10 +65,12 @@ def run(args: argparse.Namespace) -> int:
         log.error("--pr-oks must be one of %s, got %s", ", ".join(f"{t:.2f}" for t in IOU_THRESHOLDS), args.pr_oks)
         return 2
     try:
-        gt = load_ground_truth(args.gt)
-        res = load_results(args.results, gt=gt)
-        analyses = analyze(gt, res, parts=tuple(args.parts), match_oks=args.match_oks, pr_oks=args.pr_oks)
-        budget = wholebody_budget(gt, res, args.match_oks) if "wholebody" in args.parts else None
+        gt = load_keypoint_ground_truth(args.gt, layout=args.layout)
+        gt, res = restrict_to_scored(gt, load_keypoint_results(args.results, gt))
+        parts = tuple(args.parts or gt.format.eval_parts)
+        analyses = analyze(gt, res, parts=parts, match_oks=args.match_oks, pr_oks=args.pr_oks)
+        # the budget's part groups are COCO-WholeBody's
+        budget = wholebody_budget(gt, res, args.match_oks) if "wholebody" in parts and gt.format.num_keypoints == 133 else None
     except (WholebodyError, ValueError) as err:
         log.error("%s", err)
         return 1

@@ -7,7 +7,9 @@ model directory (--dir, else $WHOLEBODY_MODELS, else ~/.cache/wholebody/models).
 It then exports the detectors and the heavy pose model to ONNX files (fixed input sizes,
 checked against the torch executor) for the faster onnxruntime CPU path; --no-onnx skips that,
 and those models then run on the torch executor.
-`list` shows each model, its licence and whether its files are present and intact.
+`list` shows every model the default pipeline uses: the prepared ones (files, sizes, npm
+package, licence, whether present and intact) and the ones read from the installed mediapipe
+wheel (file, size, package version, licence).  `prepare` logs each step and file as it goes.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def npm_pack(workdir: Path) -> Path:
         raise RuntimeError("`npm` was not found on PATH; install Node.js/npm, or download the tarball "
                            f"{models.NPM_PACKAGE}@{models.NPM_VERSION} elsewhere and pass --tarball FILE")
     spec = f"{models.NPM_PACKAGE}@{models.NPM_VERSION}"
+    log.info("fetching %s with npm pack (about 50 s on a fast link)...", spec)
     done = subprocess.run([npm, "pack", spec, "--silent"], cwd=workdir, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         raise RuntimeError(f"`npm pack {spec}` failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
@@ -81,6 +84,7 @@ def extract_models(tarball: Path, target: Path, names: list[str]) -> list[Path]:
                     raise RuntimeError(f"{tarball}: {member} has sha256 {actual}, expected {expected}")
                 os.replace(partial, target / file_name)
                 written.append(target / file_name)
+                log.info("verified and wrote %s (%.1f MB)", target / file_name, len(data) / 1e6)
     return written
 
 
@@ -90,6 +94,8 @@ def prepare(directory: Path, names: list[str], tarball: Path | None = None, forc
     ``onnx``); return the files written."""
     state = models.status(directory)
     todo = [n for n in names if force or state[n] != "ok"]
+    steps = 2 if onnx else 1
+    log.info("step 1/%d: model files: %s", steps, ", ".join(todo) + " to install" if todo else "all present and intact")
     written = []
     if tarball is not None and todo:
         written = extract_models(tarball, directory, todo)
@@ -97,6 +103,7 @@ def prepare(directory: Path, names: list[str], tarball: Path | None = None, forc
         with tempfile.TemporaryDirectory(prefix="wholebody-models-") as workdir:
             written = extract_models(npm_pack(Path(workdir)), directory, todo)
     if onnx:
+        log.info("step 2/2: ONNX exports for the faster CPU path (checked against torch; may take a minute)...")
         written += export_missing_onnx(directory, names, force or bool(todo))
     return written
 
@@ -142,8 +149,32 @@ def run(args: argparse.Namespace) -> int:
               f"in {time.perf_counter() - started:.1f} s")
     report = models.status(directory)
     print(f"model directory: {directory}")
+    print(f"prepared models (npm package {models.NPM_PACKAGE}@{models.NPM_VERSION}):")
     for name, spec in models.MODELS.items():
         fast = sorted(p.name for p in directory.glob(f"{name}-*.onnx"))
-        print(f"  {name:18s} {report[name]}\n      {spec.description}\n      licence: {spec.licence}"
+        files = ", ".join(f"{f} ({_size(directory / f)})" for f in spec.files)
+        print(f"  {name:18s} {report[name]}\n      {spec.description}\n      files: {files}\n      licence: {spec.licence}"
               f"\n      onnx (faster CPU path): {', '.join(fast) or 'none'}")
+    print_bundled()
     return 0 if all(report[n] == "ok" for n in (getattr(args, "models", None) or models.MODELS)) else 1
+
+
+def _size(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB" if path.is_file() else "missing"
+
+
+def print_bundled() -> None:
+    """The MediaPipe models read from the installed wheel: file, size, package, licence, role."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from wholebody.experts import tflite
+
+    try:
+        package = f"mediapipe=={version('mediapipe')}"
+        folder = tflite.mediapipe_modules_dir()
+    except (PackageNotFoundError, ModuleNotFoundError):
+        print(f"bundled MediaPipe models: mediapipe is not installed ({tflite.INSTALL_HINT})")
+        return
+    print(f"bundled models (package {package}, licence {tflite.MODEL_LICENCE}):")
+    for name, relative in tflite.MODEL_FILES.items():
+        print(f"  {name:26s} {_size(folder / relative):>9s}  {folder / relative}\n      {tflite.MODEL_ROLES[name]}")

@@ -1,4 +1,6 @@
-"""Train ZoomNet or the one-stage HRNet-133 baseline on a COCO-WholeBody annotation file.
+"""Train one of three architectures: zoomnet (ZoomNet), hrnet133 (the one-stage HRNet-133
+baseline) on a COCO-WholeBody annotation file, or dope (DOPE, body/hand/face 2D+3D) on the
+--source datasets.
 
 Writes under --out: last.pt (checkpoint, rewritten atomically), log.jsonl (loss, lr, images/s,
 evaluation AP per part, and a final summary with the count of skipped bad records / images).
@@ -19,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("architecture", choices=("zoomnet", "hrnet133", "dope"), help="network to train")
+    parser.add_argument("architecture", choices=("zoomnet", "hrnet133", "dope"), help="network to train: zoomnet (ZoomNet), hrnet133 (HRNet-133 baseline) or dope (DOPE)")
     parser.add_argument("--data", metavar="ANN.json", help="COCO-WholeBody training annotations (zoomnet, hrnet133)")
     parser.add_argument("--images", metavar="DIR", help="folder the annotations' file_name is relative to (zoomnet, hrnet133)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (checkpoint, logs)")

@@ -34,6 +34,7 @@ from wholebody.schema import (
     PART_SLICES,
     PARTS,
 )
+from wholebody.schema.formats import COCO_WHOLEBODY_FORMAT, KeypointFormat
 
 Source = str | os.PathLike | dict | list
 
@@ -54,7 +55,11 @@ class PersonAnnotation:
 
 @dataclass
 class GroundTruth:
-    """A COCO-WholeBody ground-truth file as column arrays (N people, file order)."""
+    """A COCO-style keypoint ground-truth file as column arrays (N people, file order).
+
+    ``keypoints`` are in ``format.layout``'s order: the 133 COCO-WholeBody points unless the
+    file was read with :func:`wholebody.data.keypoint_files.load_keypoint_ground_truth`.
+    """
 
     path: str
     images: dict[int, dict]
@@ -68,6 +73,9 @@ class GroundTruth:
     iscrowd: np.ndarray  # (N,) bool
     part_boxes: dict[str, np.ndarray] = field(default_factory=dict)  # part -> (N, 4)
     part_valid: dict[str, np.ndarray] = field(default_factory=dict)  # part -> (N,) bool
+    format: KeypointFormat = COCO_WHOLEBODY_FORMAT
+    # (N,) int64 ``num_keypoints`` of each record, -1 where absent; read for CrowdPose's ignore rule.
+    num_keypoints: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ann_ids)
@@ -106,6 +114,9 @@ class Results:
     # Per-result area for the medium/large split, set only when the file carries boxes (see
     # result_areas); None means the evaluator uses the body-keypoint extent, as loadRes does.
     area: np.ndarray | None = None
+    # (K,) bool: the ground-truth layout's points these results have (None = all).  Results
+    # converted from another layout lack some points; the evaluator does not score those.
+    scored_points: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -151,7 +162,10 @@ def load_ground_truth(source: Source) -> GroundTruth:
         return _ground_truth(*_read(source))
 
 
-def _ground_truth(path: str, data: Any) -> GroundTruth:
+def _ground_truth(path: str, data: Any, fmt: KeypointFormat = COCO_WHOLEBODY_FORMAT,
+                  blocks=v.WHOLEBODY_BLOCKS) -> GroundTruth:
+    """Validate a parsed ground-truth file whose keypoints are ``blocks`` in ``fmt``'s order;
+    the COCO-WholeBody part boxes and valid flags are read only with the five blocks."""
     if not isinstance(data, dict):
         raise AnnotationError(path, None, None, f"top level must be an object, got {type(data).__name__}")
     images = v.index_images(path, data)
@@ -164,7 +178,8 @@ def _ground_truth(path: str, data: Any) -> GroundTruth:
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
         raise AnnotationError(path, int(ids[i]), "image_id", f"image id {int(image_ids[i])} is not in 'images'")
-    keypoints = v.keypoint_blocks(path, anns, ids, visibility=True)
+    keypoints = v.keypoint_blocks(path, anns, ids, visibility=True, blocks=blocks)
+    wholebody_blocks = blocks == v.WHOLEBODY_BLOCKS
     return GroundTruth(
         path=path,
         images=images,
@@ -176,8 +191,11 @@ def _ground_truth(path: str, data: Any) -> GroundTruth:
         bbox=v.float_rows(path, anns, "bbox", 4, ids, default=None),
         area=v.float_column(path, anns, "area", ids, default=np.nan, nonnegative=True),
         iscrowd=v.flag_column(path, anns, "iscrowd", ids, default=False),
-        part_boxes={p: v.float_rows(path, anns, f, 4, ids, default=np.zeros(4)) for p, f in JSON_BOX_FIELDS.items()},
-        part_valid={p: _valid_flags(path, anns, p, ids, keypoints) for p in JSON_VALID_FIELDS},
+        part_boxes={p: v.float_rows(path, anns, f, 4, ids, default=np.zeros(4))
+                    for p, f in JSON_BOX_FIELDS.items()} if wholebody_blocks else {},
+        part_valid={p: _valid_flags(path, anns, p, ids, keypoints) for p in JSON_VALID_FIELDS} if wholebody_blocks else {},
+        format=fmt,
+        num_keypoints=v.int_column(path, anns, "num_keypoints", ids, default=-1) if fmt.crowd_index else None,
     )
 
 

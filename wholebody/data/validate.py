@@ -138,22 +138,27 @@ def _raise_first_bad_row(path, values, key, width, record_ids):
     raise AnnotationError(path, None, key, "inconsistent rows")  # unreachable: some row was bad
 
 
-def keypoint_blocks(path, records, record_ids, visibility: bool) -> np.ndarray:
-    """The five keypoint blocks of every record as an (N, 133, 3) array.
+# COCO-WholeBody's five keypoint blocks: (JSON field, number of points).
+WHOLEBODY_BLOCKS: tuple[tuple[str, int], ...] = tuple((JSON_KEYPOINT_FIELDS[p], PART_SIZES[p]) for p in PARTS)
 
-    For ground truth (``visibility=True``) the third value is the visibility flag and must be
-    >= 0; for results it is the keypoint score.
+
+def keypoint_blocks(path, records, record_ids, visibility: bool, blocks=WHOLEBODY_BLOCKS) -> np.ndarray:
+    """The keypoint blocks of every record as one (N, K, 3) array, K the sum of block sizes.
+
+    ``blocks`` lists (JSON field, points): COCO-WholeBody's five by default, or a single
+    ``("keypoints", K)`` for COCO-17, CrowdPose and the other one-block layouts.  For ground
+    truth (``visibility=True``) the third value is the visibility flag and must be >= 0; for
+    results it is the keypoint score.
     """
-    blocks = []
-    for part in PARTS:
-        key = JSON_KEYPOINT_FIELDS[part]
+    arrays = []
+    for key, size in blocks:
         values = _values(path, records, key, record_ids, None)
-        rows = _numeric_rows(path, values, key, 3 * PART_SIZES[part], record_ids)
-        blocks.append(rows.reshape(len(values), PART_SIZES[part], 3))
-        if visibility and (blocks[-1][..., 2] < 0).any():
-            i = int(np.flatnonzero((blocks[-1][..., 2] < 0).any(axis=1))[0])
+        rows = _numeric_rows(path, values, key, 3 * size, record_ids)
+        arrays.append(rows.reshape(len(values), size, 3))
+        if visibility and (arrays[-1][..., 2] < 0).any():
+            i = int(np.flatnonzero((arrays[-1][..., 2] < 0).any(axis=1))[0])
             raise AnnotationError(path, _name(record_ids, i), key, "visibility flags must be >= 0")
-    return np.concatenate(blocks, axis=1) if records else np.zeros((0, 133, 3))
+    return np.concatenate(arrays, axis=1) if records else np.zeros((0, sum(size for _, size in blocks), 3))
 
 
 def check_unique(path, ids: np.ndarray, what: str, key: str) -> None:

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from wholebody.eval.accumulate import MAX_DETS
-from wholebody.eval.cocoeval import PART_POINTS, compute_oks
-from wholebody.schema import FLIP_PAIRS, SIGMAS, SIGMAS_BY_PART
+from wholebody.eval.cocoeval import compute_oks
+from wholebody.schema.formats import COCO_WHOLEBODY_FORMAT, KeypointFormat
 
 ERROR_TYPES = ("jitter", "inversion", "swap", "miss")
 KEYPOINT_CLASSES = ("good",) + ERROR_TYPES  # label codes 0..4; -1 = not classified
@@ -37,9 +37,14 @@ GOOD_KS, JITTER_KS = 0.85, 0.5
 _EPS = np.spacing(1)
 
 
-def _flip_partners() -> np.ndarray:
-    partner = np.full(len(SIGMAS), -1, dtype=np.int64)
-    for i, j in FLIP_PAIRS:
+def format_of(gt) -> KeypointFormat:
+    """The ground truth's keypoint format (COCO-WholeBody for objects that carry none)."""
+    return getattr(gt, "format", COCO_WHOLEBODY_FORMAT)
+
+
+def _flip_partners(fmt: KeypointFormat) -> np.ndarray:
+    partner = np.full(fmt.num_keypoints, -1, dtype=np.int64)
+    for i, j in fmt.layout.flip_pairs:
         partner[i], partner[j] = j, i
     return partner
 
@@ -89,9 +94,13 @@ def keypoint_similarity(dt_xy, gt_xy, area, sigma) -> np.ndarray:
 
 
 def _person_areas(gt) -> np.ndarray:
-    """The OKS area of each person: ``area``, or box w * h * 0.53 where it is missing (as the evaluator)."""
+    """The OKS area of each person: ``area``, or box w * h * 0.53 where it is missing or the
+    format does not use it (as the evaluator)."""
+    box_area = gt.bbox[:, 2] * gt.bbox[:, 3] * 0.53
+    if not format_of(gt).use_area:
+        return box_area
     area = np.asarray(gt.area, dtype=np.float64)
-    return np.where(np.isnan(area), gt.bbox[:, 2] * gt.bbox[:, 3] * 0.53, area)
+    return np.where(np.isnan(area), box_area, area)
 
 
 def _groups(category_ids, image_ids) -> dict[tuple[int, int], np.ndarray]:
@@ -110,8 +119,13 @@ def match_part(gt, res, part: str, oks_threshold: float = 0.1) -> tuple[np.ndarr
 
     Returns ``matched_gt`` (M,), ``evaluated`` (M,), ``dt_ignored`` (M,) and ``gt_ignored`` (G,).
     """
-    points, sigmas = PART_POINTS[part], SIGMAS_BY_PART[part]
-    gt_ignored = np.asarray(gt.iscrowd, bool) | ~(gt.keypoints[:, points, 2] > 0).any(axis=1)
+    fmt = format_of(gt)
+    points = fmt.eval_parts[part]
+    sigmas = fmt.sigmas[points]
+    n_labelled = np.count_nonzero(gt.keypoints[:, points, 2] > 0, axis=1)
+    if fmt.crowd_index and getattr(gt, "num_keypoints", None) is not None:  # CrowdPose's rule, as the evaluator
+        n_labelled = np.where(gt.num_keypoints >= 0, gt.num_keypoints, n_labelled)
+    gt_ignored = np.asarray(gt.iscrowd, bool) | (n_labelled == 0)
     areas = _person_areas(gt)
     scores = np.asarray(res.scores[part], dtype=np.float64)
     evaluated = np.zeros(len(res.image_ids), dtype=bool)
@@ -149,8 +163,10 @@ def match_part(gt, res, part: str, oks_threshold: float = 0.1) -> tuple[np.ndarr
 def classify_part(gt, res, part: str, oks_threshold: float = 0.1) -> PartDiagnosis:
     """Match one part and classify every labelled point of every matched result."""
     matched, evaluated, dt_ignored, gt_ignored = match_part(gt, res, part, oks_threshold)
-    points = np.arange(len(SIGMAS))[PART_POINTS[part]]
-    partner = _flip_partners()[points]
+    fmt = format_of(gt)
+    sigmas = fmt.sigmas
+    points = np.arange(fmt.num_keypoints)[fmt.eval_parts[part]]
+    partner = _flip_partners(fmt)[points]
     areas = _person_areas(gt)
     labels = np.full((len(matched), len(points)), -1, dtype=np.int8)
     targets = np.full((len(matched), len(points), 2), np.nan)
@@ -159,9 +175,9 @@ def classify_part(gt, res, part: str, oks_threshold: float = 0.1) -> PartDiagnos
         dt_xy = res.keypoints[d, points, :2]
         own = gt.keypoints[g, points]
         labelled = own[:, 2] > 0
-        ks_own = keypoint_similarity(dt_xy, own[:, :2], areas[g], SIGMAS[points])
+        ks_own = keypoint_similarity(dt_xy, own[:, :2], areas[g], sigmas[points])
         flipped = gt.keypoints[g, np.maximum(partner, 0)]
-        ks_flip = keypoint_similarity(dt_xy, flipped[:, :2], areas[g], SIGMAS[np.maximum(partner, 0)])
+        ks_flip = keypoint_similarity(dt_xy, flipped[:, :2], areas[g], sigmas[np.maximum(partner, 0)])
         ks_flip = np.where((partner >= 0) & (flipped[:, 2] > 0), ks_flip, 0.0)
         others = np.flatnonzero((gt.image_ids == gt.image_ids[g]) & (gt.category_ids == gt.category_ids[g])
                                 & ~np.asarray(gt.iscrowd, bool))
@@ -169,7 +185,7 @@ def classify_part(gt, res, part: str, oks_threshold: float = 0.1) -> PartDiagnos
         ks_swap = np.zeros(len(points))
         if len(others):
             theirs = gt.keypoints[others][:, points]  # (O, K, 3)
-            ks = keypoint_similarity(dt_xy[None], theirs[..., :2], areas[others][:, None], SIGMAS[points][None])
+            ks = keypoint_similarity(dt_xy[None], theirs[..., :2], areas[others][:, None], sigmas[points][None])
             ks_swap = np.where(theirs[..., 2] > 0, ks, 0.0).max(axis=0)
         code = np.select(
             [ks_own >= GOOD_KS, ks_own >= JITTER_KS, ks_flip >= JITTER_KS, ks_swap >= JITTER_KS],

@@ -28,9 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from wholebody.eval.accumulate import IOU_THRESHOLDS
-from wholebody.eval.analysis import ERROR_TYPES, KEYPOINT_CLASSES, PartDiagnosis, classify_part
-from wholebody.eval.cocoeval import PART_POINTS, evaluate
-from wholebody.schema import EVAL_PARTS
+from wholebody.eval.analysis import ERROR_TYPES, KEYPOINT_CLASSES, PartDiagnosis, classify_part, format_of
+from wholebody.eval.cocoeval import evaluate
 
 STEPS = ("original",) + ERROR_TYPES + ("background_fp", "false_negatives")
 STEP_LABELS = {
@@ -81,22 +80,22 @@ def _threshold_index(oks: float) -> int:
     return int(hits[0])
 
 
-def _fix_points(res, diagnosis: PartDiagnosis, classes: tuple[str, ...]) -> np.ndarray:
+def _fix_points(res, diagnosis: PartDiagnosis, classes: tuple[str, ...], points: slice) -> np.ndarray:
     """Result keypoints with every point of the given classes moved onto its GT point."""
     keypoints = res.keypoints.copy()
     codes = [KEYPOINT_CLASSES.index(c) for c in classes]
     fix = np.isin(diagnosis.labels, codes)
-    part_xy = keypoints[:, PART_POINTS[diagnosis.part], :2]  # a view into the copy
+    part_xy = keypoints[:, points, :2]  # a view into the copy
     part_xy[fix] = diagnosis.targets[fix]
     return keypoints
 
 
 def fixed_inputs(gt, res, diagnosis: PartDiagnosis):
     """Yield ``(step, gt_copy, res_copy)`` for each of ``STEPS`` (cumulative; module docstring)."""
-    points = PART_POINTS[diagnosis.part]
+    points = format_of(gt).eval_parts[diagnosis.part]
     yield "original", gt, res
     for i, error in enumerate(ERROR_TYPES):
-        res = dataclasses.replace(res, keypoints=_fix_points(res, diagnosis, ERROR_TYPES[: i + 1]))
+        res = dataclasses.replace(res, keypoints=_fix_points(res, diagnosis, ERROR_TYPES[: i + 1], points))
         yield error, gt, res
     keypoints = res.keypoints.copy()
     keypoints[np.ix_(diagnosis.background_fp | diagnosis.dt_ignored, np.arange(keypoints.shape[1])[points], [2])] = 0.0
@@ -120,11 +119,13 @@ def analyze_part(gt, res, part: str, match_oks: float = 0.1, pr_oks: float = 0.7
     return PartAnalysis(diagnosis, steps, pr_oks)
 
 
-def analyze(gt, res, parts=EVAL_PARTS, match_oks: float = 0.1, pr_oks: float = 0.75) -> dict[str, PartAnalysis]:
-    """:func:`analyze_part` for every part of ``parts``."""
+def analyze(gt, res, parts=None, match_oks: float = 0.1, pr_oks: float = 0.75) -> dict[str, PartAnalysis]:
+    """:func:`analyze_part` for every part of ``parts`` (default: all of the ground truth's format)."""
+    fmt = format_of(gt)
+    parts = tuple(fmt.eval_parts) if parts is None else parts
     for part in parts:
-        if part not in PART_POINTS:
-            raise ValueError(f"unknown part {part!r}; expected one of {EVAL_PARTS}")
+        if part not in fmt.eval_parts:
+            raise ValueError(f"unknown part {part!r} for {fmt.title}; expected one of {tuple(fmt.eval_parts)}")
     return {part: analyze_part(gt, res, part, match_oks, pr_oks) for part in parts}
 
 

@@ -13,6 +13,12 @@ or labels no point of that part; a result's area (for the medium/large split of 
 results) is the extent of its 17 body points; ties keep file order.  One difference: a person
 without ``area`` makes xtcocotools fail in the OKS; here its box w * h * 0.53 is used, which is
 what xtcocotools uses for the area ranges.
+
+Other layouts (COCO-17, CrowdPose, AI Challenger, MPII, Halpe; :mod:`wholebody.schema.formats`)
+go through the same code with the format's sigmas and parts, as one xtcocotools
+``COCOeval(..., 'keypoints', sigmas, use_area)`` run per part; CrowdPose adds the AP per
+crowd-index class of ``keypoints_crowd`` (see :mod:`.crowd`).  Points the results' layout lacks
+(``Results.scored_points``) are left out of the OKS.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from wholebody.eval.accumulate import (
     AREA_RANGES, IOU_THRESHOLDS, MAX_DETS, RECALL_THRESHOLDS, STAT_NAMES, accumulate_category, rank_results,
     summarize,
 )
+from wholebody.eval.crowd import CROWD_STAT_NAMES
 from wholebody.eval.matching import enumerate_pairs, match_groups
 from wholebody.eval.oks import compute_oks, oks_for_pairs
-from wholebody.schema import EVAL_PARTS, PART_SLICES, SIGMAS_BY_PART
+from wholebody.schema import PART_SLICES
+from wholebody.schema.formats import COCO_WHOLEBODY_FORMAT, KeypointFormat
 
 __all__ = ["Evaluation", "compute_oks", "evaluate", "evaluate_files", "format_table", "STAT_NAMES"]
 
@@ -36,7 +44,7 @@ log = logging.getLogger(__name__)
 
 PART_POINTS: dict[str, slice] = dict(PART_SLICES) | {"wholebody": slice(0, 133)}
 PART_TITLES = {"body": "body", "foot": "foot", "face": "face", "lefthand": "left hand",
-               "righthand": "right hand", "wholebody": "whole-body"}
+               "righthand": "right hand", "wholebody": "whole-body", "hand": "hands"}
 
 
 @dataclass
@@ -48,6 +56,7 @@ class Evaluation:
     stats: dict[str, dict[str, float]] = field(default_factory=dict)
     precision: dict[str, np.ndarray] = field(default_factory=dict)
     recall: dict[str, np.ndarray] = field(default_factory=dict)
+    title: str = "COCO-WholeBody 133"  # the ground truth's layout
 
     def table(self, full: bool = False) -> str:
         return format_table(self.stats, full=full)
@@ -68,7 +77,9 @@ class _Shared:
     gt_labelled: np.ndarray    # (N, 133) visibility > 0, original order
     dt_keys: np.ndarray        # group key per result (original order), -1 when not evaluated
     dt_area: np.ndarray        # body-keypoint extent per result (original order)
-    dt_scored: np.ndarray      # (M, 133) keypoint score > 0, original order
+    dt_scored: np.ndarray      # (M, K) keypoint score > 0, original order
+    fmt: KeypointFormat = COCO_WHOLEBODY_FORMAT
+    scored_points: np.ndarray | None = None  # (K,) bool, None = all
 
 
 def _category_ids(gt) -> np.ndarray:
@@ -101,16 +112,19 @@ def _group_keys(image_ids, category_ids, images, categories) -> np.ndarray:
     return np.where(ok, cat_rank * len(images) + img_rank, -1).astype(np.int64)
 
 
-def _prepare(gt, res) -> _Shared:
-    images = np.unique(np.fromiter(gt.images.keys(), dtype=np.int64, count=len(gt.images)))
+def _prepare(gt, res, images: np.ndarray | None = None) -> _Shared:
+    """Shared arrays; ``images`` restricts the evaluated images (sorted ids; default all)."""
+    fmt = getattr(gt, "format", COCO_WHOLEBODY_FORMAT)
+    if images is None:
+        images = np.unique(np.fromiter(gt.images.keys(), dtype=np.int64, count=len(gt.images)))
     categories = _category_ids(gt)
     gt_keys = _group_keys(np.asarray(gt.image_ids), np.asarray(gt.category_ids), images, categories)
     evaluated = np.flatnonzero(gt_keys >= 0)
     gt_order = evaluated[np.argsort(gt_keys[evaluated], kind="stable")]
     box_area = gt.bbox[:, 2] * gt.bbox[:, 3] * 0.53
-    area = np.asarray(gt.area, dtype=np.float64)
+    area = np.asarray(gt.area, dtype=np.float64) if fmt.use_area else np.full(len(box_area), np.nan)
     oks_area = np.where(np.isnan(area), box_area, area)
-    if np.isnan(area[gt_order]).any():
+    if fmt.use_area and np.isnan(area[gt_order]).any():
         log.warning("%s: some people have no 'area'; using box w*h*0.53 for them", getattr(gt, "path", "ground truth"))
     dt_keys = _group_keys(np.asarray(res.image_ids), np.asarray(res.category_ids), images, categories)
     return _Shared(
@@ -118,7 +132,16 @@ def _prepare(gt, res) -> _Shared:
         gt_range_area=oks_area[gt_order], gt_oks_area=oks_area, gt_crowd=np.asarray(gt.iscrowd, bool)[gt_order],
         gt_id_nonneg=(np.asarray(gt.ann_ids) >= 0)[gt_order], gt_labelled=gt.keypoints[:, :, 2] > 0,
         dt_keys=dt_keys, dt_area=_result_area(res), dt_scored=res.keypoints[:, :, 2] > 0,
+        fmt=fmt, scored_points=getattr(res, "scored_points", None),
     )
+
+
+def part_points(shared: _Shared, part: str):
+    """The points a part scores: its slice, or an index array when the results lack some."""
+    points = shared.fmt.eval_parts[part]
+    if shared.scored_points is None or shared.scored_points[points].all():
+        return points
+    return np.arange(points.start, points.stop)[shared.scored_points[points]]
 
 
 def _ranked_results(shared: _Shared, scores: np.ndarray, points: slice) -> np.ndarray:
@@ -134,7 +157,11 @@ def _ranked_results(shared: _Shared, scores: np.ndarray, points: slice) -> np.nd
 
 
 def _evaluate_part(shared: _Shared, gt, res, part: str):
-    points = PART_POINTS[part]
+    points = part_points(shared, part)
+    sigmas = shared.fmt.sigmas[points]
+    gt_kpts, dt_kpts = gt.keypoints, res.keypoints
+    if not isinstance(points, slice):  # some points unscored: gather the others into contiguous arrays
+        gt_kpts, dt_kpts = gt_kpts[:, points], dt_kpts[:, points]
     n_labelled = np.count_nonzero(shared.gt_labelled[:, points], axis=1).astype(np.int64)
     scores = np.asarray(res.scores[part], dtype=np.float64)
     dt_index = _ranked_results(shared, scores, points)
@@ -145,9 +172,14 @@ def _evaluate_part(shared: _Shared, gt, res, part: str):
     gt_start = np.searchsorted(shared.gt_keys, groups, "left")
     gt_count = np.searchsorted(shared.gt_keys, groups, "right") - gt_start
     pair_dt, pair_gt, oks_start = enumerate_pairs(dt_start, dt_count, gt_start, gt_count, dt_index, shared.gt_order)
-    oks = oks_for_pairs(res.keypoints, gt.keypoints, shared.gt_oks_area, gt.bbox, SIGMAS_BY_PART[part], points,
+    oks_points = points if isinstance(points, slice) else slice(0, len(points))
+    oks = oks_for_pairs(dt_kpts, gt_kpts, shared.gt_oks_area, gt.bbox, sigmas, oks_points,
                         pair_dt, pair_gt, n_labelled)
-    gt_ignore = shared.gt_crowd | (n_labelled[shared.gt_order] == 0)
+    n_counted = n_labelled
+    if shared.fmt.crowd_index and getattr(gt, "num_keypoints", None) is not None:
+        # keypoints_crowd ignores people by the file's num_keypoints (CrowdPose counts v == 2 only)
+        n_counted = np.where(gt.num_keypoints >= 0, gt.num_keypoints, n_labelled)
+    gt_ignore = shared.gt_crowd | (n_counted[shared.gt_order] == 0)
     dt_matched, dt_ignored, gt_ignored = match_groups(
         dt_start, dt_count, gt_start, gt_count, oks, oks_start, gt_ignore, shared.gt_range_area,
         shared.gt_crowd, shared.gt_id_nonneg, shared.dt_area[dt_index], IOU_THRESHOLDS, AREA_RANGES,
@@ -170,36 +202,51 @@ def _evaluate_part(shared: _Shared, gt, res, part: str):
     return precision, recall
 
 
-def evaluate(gt, res, parts=EVAL_PARTS) -> Evaluation:
-    """COCO-WholeBody stats of results ``res`` against ground truth ``gt`` for each part.
+def evaluate(gt, res, parts=None) -> Evaluation:
+    """Keypoint stats of results ``res`` against ground truth ``gt`` for each part.
 
     ``gt`` / ``res`` are the parsed :class:`wholebody.data.cocowb.GroundTruth` / ``Results``
-    (any object with the same array attributes works).  Nothing is parsed or copied per part.
+    (any object with the same array attributes works); ``gt.format`` (COCO-WholeBody when
+    absent) gives the sigmas and parts; ``parts`` defaults to all of them.  A part with no
+    point the results have is skipped.  Nothing is parsed per part, and nothing is copied
+    unless the results lack some of a part's points (those that remain are gathered).
     """
+    from wholebody.eval.crowd import crowd_index_stats
+
     shared = _prepare(gt, res)
-    evaluation = Evaluation()
-    for part in parts:
-        if part not in PART_POINTS:
-            raise ValueError(f"unknown part {part!r}; expected one of {EVAL_PARTS}")
+    evaluation = Evaluation(title=shared.fmt.title)
+    for part in shared.fmt.eval_parts if parts is None else parts:
+        if part not in shared.fmt.eval_parts:
+            raise ValueError(f"unknown part {part!r} for {shared.fmt.title}; expected one of {tuple(shared.fmt.eval_parts)}")
+        points = part_points(shared, part)
+        if not isinstance(points, slice) and len(points) == 0:
+            log.warning("%s: the results have no point of part %r; not evaluated", getattr(res, "path", "results"), part)
+            continue
         precision, recall = _evaluate_part(shared, gt, res, part)
         evaluation.stats[part] = summarize(precision, recall)
         evaluation.precision[part] = precision[:, :, 0, :, 0]
         evaluation.recall[part] = recall[:, 0, :, 0]
+        if shared.fmt.crowd_index:
+            evaluation.stats[part] |= crowd_index_stats(gt, res, part, _prepare, _evaluate_part)
     return evaluation
 
 
-def evaluate_files(gt_path, res_path, rescore: bool = False, oks_nms: bool = False, parts=EVAL_PARTS) -> Evaluation:
-    """Load a ground-truth and a results JSON, optionally rescore / OKS-NMS the results
-    (:mod:`wholebody.eval.postprocess`, mmpose's defaults) and evaluate every part."""
-    from wholebody.data.cocowb import load_ground_truth, load_results
+def evaluate_files(gt_path, res_path, rescore: bool = False, oks_nms: bool = False, parts=None,
+                   layout: str | None = None) -> Evaluation:
+    """Load a ground-truth and a results JSON of any supported layout (``layout`` forces the
+    ground truth's), optionally rescore / OKS-NMS the results (:mod:`wholebody.eval.postprocess`,
+    mmpose's defaults) and evaluate every part (or ``parts``)."""
+    from wholebody.data.keypoint_files import load_keypoint_ground_truth, load_keypoint_results, restrict_to_scored
     from wholebody.eval import postprocess
 
-    gt = load_ground_truth(gt_path)
-    res = load_results(res_path, gt=gt)
+    gt = load_keypoint_ground_truth(gt_path, layout=layout)
+    # Results mapped from another layout: cut both to the points they share, so that OKS-NMS
+    # too compares only real points (the evaluator alone would also leave the others out).
+    gt, res = restrict_to_scored(gt, load_keypoint_results(res_path, gt))
     if rescore:
         res = postprocess.rescore_results(res)
     if oks_nms:
-        res = postprocess.oks_nms_results(res)
+        res = postprocess.oks_nms_results(res, sigmas=gt.format.sigmas)
     return evaluate(gt, res, parts=parts)
 
 
@@ -210,6 +257,8 @@ def format_table(stats: dict[str, dict[str, float]], full: bool = False) -> str:
     """
     columns = STAT_NAMES if full else ("AP", "AR")
     order = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl") if full else columns
+    crowd = tuple(c for c in CROWD_STAT_NAMES if any(c in row for row in stats.values()))
+    order = order + crowd  # CrowdPose's AP per crowd-index class, always shown when present
     width = max(len(PART_TITLES.get(p, p)) for p in stats) if stats else 4
     lines = [f"{'part':<{width}}  " + "  ".join(f"{c:>6}" for c in order)]
     lines.append("-" * len(lines[0]))

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from wholebody.schema import EVAL_PARTS, JSON_SCORE_FIELDS, SIGMAS
+from wholebody.schema import JSON_SCORE_FIELDS, SIGMAS
 
 log = logging.getLogger(__name__)
 
@@ -103,22 +103,23 @@ def rescore_results(res, threshold: float = RESCORE_THRESHOLD):
     """
     new_score = rescore(res.keypoints[:, :, 2], res.scores["body"], threshold)
     scores = dict(res.scores)
-    for part in EVAL_PARTS:
+    for part in res.scores:
         fallback = res.score_fallback.get(part, 0)
-        if JSON_SCORE_FIELDS[part] == "score" or fallback == len(res.image_ids):
+        if JSON_SCORE_FIELDS.get(part, "score") == "score" or fallback == len(res.image_ids):
             scores[part] = new_score
         elif fallback:
             log.warning("%s: %s is present on only some results; not rescoring that part", res.path, JSON_SCORE_FIELDS[part])
     return replace(res, scores=scores)
 
 
-def oks_nms_results(res, threshold: float = NMS_THRESHOLD):
-    """Results after :func:`oks_nms` per (image, category), ranked by the instance ``score``."""
+def oks_nms_results(res, threshold: float = NMS_THRESHOLD, sigmas: np.ndarray = SIGMAS):
+    """Results after :func:`oks_nms` per (image, category), ranked by the instance ``score``;
+    ``sigmas`` are the results' layout's (COCO-WholeBody's 133 by default)."""
     if len(res.image_ids) == 0:
         return res
     _, groups = np.unique(np.stack([res.image_ids, res.category_ids], axis=1), axis=0, return_inverse=True)
     groups = groups.reshape(-1)
-    keep = oks_nms(res.keypoints, res.scores["body"], groups, threshold)
+    keep = oks_nms(res.keypoints, res.scores["body"], groups, threshold, sigmas=sigmas)
     log.info("%s: OKS-NMS kept %d of %d results", res.path, len(keep), len(res.image_ids))
     return replace(
         res, image_ids=res.image_ids[keep], category_ids=res.category_ids[keep], keypoints=res.keypoints[keep],

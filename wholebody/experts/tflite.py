@@ -10,6 +10,9 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
+import tempfile
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -27,6 +30,18 @@ MODEL_FILES: dict[str, str] = {
     "face_detection_short_range": "face_detection/face_detection_short_range.tflite",
     "hand_recrop": "holistic_landmark/hand_recrop.tflite",
 }
+
+# What each bundled model does in the pipeline (shown by `wholebody models list`).
+MODEL_ROLES: dict[str, str] = {
+    "pose_detection": "fallback person detector when MoveNet is not prepared",
+    "pose_landmark_full": "default: body landmarks (first pass)",
+    "hand_landmark_full": "default: hand landmarks (averaged with lite)",
+    "hand_landmark_lite": "default: hand landmarks (averaged with full)",
+    "face_landmark": "default: face mesh -> 68 face points",
+    "face_detection_short_range": "default: face search when the head crop finds no face",
+    "hand_recrop": "optional: hand re-crop (off in the default pipeline)",
+}
+MODEL_LICENCE = "Apache-2.0 (Google MediaPipe; the model files ship inside the mediapipe wheel)"
 
 INSTALL_HINT = "pip install 'mediapipe==0.10.14' 'ai-edge-litert==2.3.0'"
 
@@ -69,8 +84,9 @@ class TFLiteModel:
         except ImportError as err:  # pragma: no cover - depends on the environment
             raise ModuleNotFoundError(f"ai-edge-litert is needed to run the MediaPipe models: {INSTALL_HINT}") from err
         self.name = name
-        self._interpreter = Interpreter(model_path=str(model_path(name)), num_threads=num_threads)
-        self._interpreter.allocate_tensors()
+        with native_stderr_to_log():
+            self._interpreter = Interpreter(model_path=str(model_path(name)), num_threads=num_threads)
+            self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         # Outputs sorted by name (Identity, Identity_1, ...) = the order documented per model.
         details = self._interpreter.get_output_details()
@@ -87,6 +103,35 @@ class TFLiteModel:
         self._interpreter.set_tensor(self._input["index"], np.ascontiguousarray(batch, dtype=np.float32))
         self._interpreter.invoke()
         return [self._interpreter.get_tensor(i).copy() for i in self._outputs]
+
+
+@contextmanager
+def native_stderr_to_log():
+    """Route what C++ code writes to file descriptor 2 meanwhile through ``logging``.
+
+    TFLite prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to fd 2 when an
+    interpreter allocates its tensors; no environment variable or Python setting silences it,
+    and on a terminal it lands inside the progress bar.  So fd 2 points at a temporary file for
+    that moment; afterwards each captured line is logged ("INFO:" lines at debug level, any
+    other line as a warning, so real errors are still seen).
+    """
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 (embedded interpreters): nothing to capture
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines():
+                if line.strip():
+                    log.log(logging.DEBUG if line.startswith("INFO:") else logging.WARNING, "tflite: %s", line)
 
 
 def _natural_key(name: str) -> tuple:

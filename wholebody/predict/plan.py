@@ -67,13 +67,13 @@ def plan_from_coco(folder: str | os.PathLike, coco_path: str | os.PathLike) -> l
     """Work items for the images listed in a COCO annotation file, under ``folder``, in file order.
 
     Raises:
-        AnnotationError: the file cannot be read or is not a valid COCO-WholeBody file.
+        AnnotationError: the file cannot be read or its ``images`` list is not valid.  Only
+        ``images`` is read, so any COCO-style file (COCO-17, CrowdPose, ...) works.
     """
-    from wholebody.data.cocowb import load_ground_truth
+    from wholebody.data.keypoint_files import read_image_list
 
-    ground_truth = load_ground_truth(coco_path)
     items = []
-    for image_id, record in ground_truth.images.items():
+    for image_id, record in read_image_list(coco_path).items():
         name = record.get("file_name")
         if not isinstance(name, str) or not name:
             raise AnnotationError(coco_path, image_id, "file_name", "missing or not a string")

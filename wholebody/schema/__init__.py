@@ -33,12 +33,16 @@ from wholebody.schema.mediapipe import (
 )
 from wholebody.schema.others import COCO17, DOPE_BODY13, DOPE_FACE84, DOPE_HAND21, HALPE136, hand_to_wholebody
 
+from wholebody.schema.body_layouts import AIC14, CROWDPOSE14, HALPE26, MPII16
+from wholebody.schema.formats import FORMATS, KeypointFormat, detect_format, format_by_name, supported_formats
+
 LAYOUTS: dict[str, KeypointLayout] = {
     layout.name: layout
-    for layout in (COCO_WHOLEBODY, COCO17, HALPE136, DOPE_BODY13, DOPE_HAND21, DOPE_FACE84, MEDIAPIPE_POSE33, MEDIAPIPE_HAND21)
+    for layout in (COCO_WHOLEBODY, COCO17, HALPE136, DOPE_BODY13, DOPE_HAND21, DOPE_FACE84, MEDIAPIPE_POSE33, MEDIAPIPE_HAND21,
+                   HALPE26, CROWDPOSE14, AIC14, MPII16)
 }
 
 __all__ = [name for name in dir() if name.isupper() or name in {
     "KeypointLayout", "convert", "from_wholebody", "to_wholebody", "link_color", "part_of",
-    "facemesh_to_ibug68", "hand_to_wholebody",
+    "facemesh_to_ibug68", "hand_to_wholebody", "KeypointFormat", "detect_format", "format_by_name", "supported_formats",
 }]
