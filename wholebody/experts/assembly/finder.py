@@ -1,0 +1,131 @@
+"""Faces and hands found on the whole image, their landmarks, and their joining with the bodies.
+
+``PartFinder`` is what ``WholeBodyEstimator`` calls around its body pipeline:
+
+1. ``detect(image)``: the face detector (both BlazeFace models) and the palm detector on the
+   whole image; every palm gets the hand landmark models on MediaPipe's rotated palm ROI
+   (``detect.palms.hand_roi``); hands whose presence stays below 0.5 are dropped, and hands
+   whose landmark boxes overlap (two palms on one hand) are kept once.
+2. ``face_crops(people, parts)``: per person whose nose the face rule puts in a detected face,
+   that face's mesh ROI, used instead of the head crop built from body points.
+3. ``merge_hands(people, parts)``: palm-found hands into the bodies (``rules.palm_hand_matches``).
+4. ``leftover_people(image, people, parts, face_expert)``: each face and hand no body claimed
+   (and no body's part duplicates) as a person of its own (``rules.part_person``).
+
+All coordinates are original pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from wholebody.experts.assemble import PART_FOUND, _fill_hand
+from wholebody.experts.association import unique_parts
+from wholebody.experts.assembly.rules import duplicates_part, face_matches, palm_hand_matches, part_person
+from wholebody.experts.crops import box_of_points
+from wholebody.experts.detect.faces import DetectedFace, WholeImageFaceDetector
+from wholebody.experts.detect.palms import PalmDetector
+from wholebody.types import Person
+
+log = logging.getLogger(__name__)
+SIDES = ("left", "right")
+
+
+@dataclass
+class FoundParts:
+    """What the whole-image detectors found in one image (original pixels).
+
+    Attributes:
+        faces: face detections, best first.
+        hands: (palm score, HandLandmarks) per palm-found hand with presence >= 0.5.
+        used_faces, used_hands: indices already given to a body (filled by the estimator's steps).
+    """
+
+    faces: list[DetectedFace] = field(default_factory=list)
+    hands: list[tuple[float, object]] = field(default_factory=list)
+    used_faces: set[int] = field(default_factory=set)
+    used_hands: set[int] = field(default_factory=set)
+
+
+class PartFinder:
+    """Whole-image face and palm detection plus their assembly (module docstring).
+
+    Args:
+        hand_expert: ``hands.HandExpert`` run on each palm ROI (None: no palm detection).
+        faces: run the face detector.
+        tiles: also run both detectors on overlapping tiles: True, False, or ``"auto"`` (only
+            on images whose longer side is at least ``TILE_MIN_SIDE`` pixels).
+        palm_model: ``"full"`` or ``"lite"``.
+        num_threads: interpreter threads.
+    """
+
+    TILE_MIN_SIDE = 1000
+
+    def __init__(self, hand_expert=None, faces: bool = True, tiles: bool | str = "auto", palm_model: str = "full",
+                 num_threads: int = 1) -> None:
+        if tiles not in (True, False, "auto"):
+            raise ValueError(f"tiles must be True, False or 'auto', got {tiles!r}")
+        self.hand_expert = hand_expert
+        self.tiles = tiles
+        self.face_detectors = {t: WholeImageFaceDetector(tiles=t, num_threads=num_threads) for t in (False, True)} if faces else None
+        self.palm_detectors = ({t: PalmDetector(palm_model, tiles=t, num_threads=num_threads) for t in (False, True)}
+                               if hand_expert is not None else None)
+
+    def _use_tiles(self, image: np.ndarray) -> bool:
+        return self.tiles is True or (self.tiles == "auto" and max(image.shape[:2]) >= self.TILE_MIN_SIDE)
+
+    def detect(self, image: np.ndarray) -> FoundParts:
+        """Faces and palm-found hands of an (H, W, 3) uint8 RGB image."""
+        tiles = self._use_tiles(image)
+        found = FoundParts()
+        if self.face_detectors is not None:
+            found.faces = self.face_detectors[tiles](image)
+        if self.palm_detectors is not None:
+            hands = [(palm.score, self.hand_expert(image, palm.crop)) for palm in self.palm_detectors[tiles](image)]
+            hands = [h for h in hands if h[1].presence >= PART_FOUND]
+            keep = unique_parts([h.box(0.0) for _, h in hands], [h.presence for _, h in hands])
+            found.hands = [hands[i] for i in keep]
+        return found
+
+    def face_crops(self, people: list[Person], found: FoundParts) -> dict[int, object]:
+        """{person index: face-mesh ROI of the detected face that person's nose claims}."""
+        pairs = face_matches(people, [f.box for f in found.faces])
+        found.used_faces |= set(pairs.values())
+        return {person: found.faces[face].crop for person, face in pairs.items()}
+
+    def merge_hands(self, people: list[Person], found: FoundParts) -> None:
+        """Write palm-found hands into bodies (new wrists, or better views of hands already there)."""
+        if not found.hands or not people:
+            return
+        hands = [h for _, h in found.hands]
+        assign, dropped = palm_hand_matches(
+            people, [h.box(0.0) for h in hands], np.array([h.points[0] for h in hands]),
+            np.array([int(h.is_right) for h in hands]), np.array([h.presence for h in hands]))
+        for (person, side), hand in assign.items():
+            _fill_hand(people[person], SIDES[side], hands[hand], found=True)
+        found.used_hands |= set(assign.values()) | set(dropped)
+
+    def leftover_people(self, image: np.ndarray, people: list[Person], found: FoundParts, face_expert) -> list[Person]:
+        """A person of its own for every found face and hand that no body holds (module docstring)."""
+        extra: list[Person] = []
+        for index, (palm_score, hand) in enumerate(found.hands):
+            part = ("right" if hand.is_right else "left") + "hand"
+            box = box_of_points(hand.points)
+            if index in found.used_hands or duplicates_part(box, people + extra, part):
+                continue
+            extra.append(part_person(part, hand.points, hand.presence, palm_score, box, hand.world - hand.world[0]))
+        if face_expert is not None and hasattr(face_expert, "run_crop"):
+            for index, face in enumerate(found.faces):
+                if index in found.used_faces:
+                    continue
+                mesh = face_expert(image, face.crop)
+                box = mesh.box()
+                if mesh.presence < PART_FOUND or duplicates_part(box, people + extra, "face"):
+                    continue
+                extra.append(part_person("face", mesh.ibug68(), mesh.presence, face.score, box, mesh.metric_68()))
+        if extra:
+            log.debug("%d part(s) with no body: %s", len(extra), [k for p in extra for k, b in p.part_boxes.items() if b is not None])
+        return extra

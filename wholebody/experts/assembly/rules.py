@@ -1,0 +1,131 @@
+"""Rules that join whole-image part detections to bodies, and the people made of parts alone.
+
+All coordinates are original-image pixels; boxes are ``[x, y, w, h]``.
+
+* Hands found by the palm detector (``palm_hand_matches``): a palm hand whose box overlaps a
+  hand a body already has (IoU > ``DUPLICATE_IOU``, either side) is the same hand: one is
+  kept, the one with the higher presence.  Any other palm hand may fill a body wrist that has
+  no hand yet, by DOPE's mutual-nearest rule with the hand's side respected
+  (``association.match_hands``).  What is left is unclaimed.
+* Faces found by the face detector (``face_matches``): DOPE's head rule (a body's nose inside
+  exactly one face box, grown 10 %, and that box holding only that nose), so each claimed face
+  gives its person the face-mesh ROI of the detector.
+* Unclaimed parts become people of their own (``part_person``): only that part's points,
+  every other part's points and scores 0, the part box as person box.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wholebody.experts.association import box_iou, grown_box_size, inside, match_faces, match_hands
+from wholebody.schema import PART_SIZES, PART_SLICES, PARTS
+from wholebody.types import Person
+
+DUPLICATE_IOU = 0.3
+PART_FOUND = 0.5
+NOSE, WRISTS = 0, (9, 10)  # COCO-WholeBody indices; wrists in side order left, right
+
+
+def palm_hand_matches(people: list[Person], hand_boxes: list[np.ndarray], hand_wrists: np.ndarray,
+                      hand_sides: np.ndarray, hand_presences: np.ndarray) -> tuple[dict, list[int]]:
+    """Which palm-found hands go to which body wrist, and which duplicate a body's hand.
+
+    Args:
+        people: persons with body points and the hands of their wrist crops filled.
+        hand_boxes: per palm hand, its landmark box.
+        hand_wrists: (H, 2) the palm hands' wrist points.
+        hand_sides: (H,) 0 left, 1 right (the hand model's handedness).
+        hand_presences: (H,) the hand model's presence.
+    Returns:
+        ({(person index, side index): hand index} of hands to write into a body, indices of
+        hands dropped as duplicates of a better hand already there).
+    """
+    found = np.array([[p.part_boxes.get(s + "hand") is not None for s in ("left", "right")] for p in people],
+                     dtype=bool).reshape(len(people), 2)
+    assign: dict[tuple[int, int], int] = {}
+    dropped: list[int] = []
+    free = []
+    for h, box in enumerate(hand_boxes):
+        overlaps = [(box_iou(np.asarray(box), people[i].part_boxes[s + "hand"]), i, k)
+                    for i in range(len(people)) for k, s in enumerate(("left", "right")) if found[i, k]]
+        best = max(overlaps, default=(0.0, -1, -1))
+        if best[0] <= DUPLICATE_IOU:
+            free.append(h)
+            continue
+        _, i, k = best
+        if hand_presences[h] > people[i].part_scores[("left", "right")[k] + "hand"] and (i, k) not in assign:
+            assign[(i, k)] = h  # same hand, seen better from its own palm ROI
+        else:
+            dropped.append(h)
+    if free and people:
+        wrists = np.array([[p.keypoints[WRISTS[0], :2], p.keypoints[WRISTS[1], :2]] for p in people])
+        sizes = np.array([grown_box_size(_box_corners(hand_boxes[h])) for h in free])
+        pairs = match_hands(wrists, ~found, hand_wrists[free], hand_sides[free], sizes)
+        assign.update({key: free[h] for key, h in pairs.items() if key not in assign})
+    return assign, dropped
+
+
+def _box_corners(box: np.ndarray) -> np.ndarray:
+    x, y, w, h = (float(v) for v in box)
+    return np.array([[x, y], [x + w, y + h]])
+
+
+def face_matches(people: list[Person], face_boxes: list[np.ndarray]) -> dict[int, int]:
+    """{person index: detected face index} by DOPE's head rule on each person's nose."""
+    if not people or not face_boxes:
+        return {}
+    noses = np.array([p.keypoints[NOSE, :2] for p in people])
+    valid = np.array([p.keypoints[NOSE, 2] > 0 for p in people])
+    return match_faces(noses, valid, face_boxes)
+
+
+def unclaimed_faces(faces: list, person_boxes: np.ndarray, margin: float = 0.0) -> list:
+    """The detected faces whose centre lies in no person box: where a body search should start.
+
+    Args:
+        faces: detections with a ``box`` ``[x, y, w, h]`` (e.g. ``detect.faces.DetectedFace``).
+        person_boxes: (N, 4) ``[x, y, w, h]`` person boxes in original pixels.
+        margin: grow each person box by this fraction of its size per side first.
+    Returns:
+        the faces (same objects, same order) that no person box holds.
+    """
+    boxes = np.asarray(person_boxes, dtype=np.float64).reshape(-1, 4)
+    grown = boxes + np.array([-1.0, -1.0, 2.0, 2.0]) * margin * boxes[:, [2, 3, 2, 3]]
+    out = []
+    for face in faces:
+        centre = np.asarray(face.box[:2]) + np.asarray(face.box[2:]) / 2.0
+        if not any(inside(centre, box) for box in grown):
+            out.append(face)
+    return out
+
+
+def duplicates_part(box: np.ndarray, people: list[Person], part: str) -> bool:
+    """Whether ``box`` overlaps (IoU > DUPLICATE_IOU) the ``part`` box of any person."""
+    return any(p.part_boxes.get(part) is not None and box_iou(np.asarray(box), p.part_boxes[part]) > DUPLICATE_IOU
+               for p in people)
+
+
+def part_person(part: str, points: np.ndarray, presence: float, detector_score: float, box: np.ndarray,
+                points_3d: np.ndarray | None) -> Person:
+    """A person known only by one part (``"face"``, ``"lefthand"`` or ``"righthand"``).
+
+    Its other parts' points and scores are 0; ``score`` (the body ranking) is 0 since no body
+    was seen; the whole-body score is the detector score x the part's presence x its share of
+    the 133 points, so such an entry ranks below a whole person found with the same confidence.
+    """
+    keypoints = np.zeros((133, 3))
+    keypoints[PART_SLICES[part], :2] = points
+    keypoints[PART_SLICES[part], 2] = presence
+    part_scores = {p: 0.0 for p in PARTS}
+    part_scores[part] = float(presence)
+    part_scores["wholebody"] = float(detector_score) * float(presence) * PART_SIZES[part] / sum(PART_SIZES.values())
+    return Person(
+        keypoints=keypoints,
+        score=0.0,
+        part_scores=part_scores,
+        bbox=np.asarray(box, dtype=np.float64),
+        part_boxes={"face": None, "lefthand": None, "righthand": None} | {part: np.asarray(box, dtype=np.float64)},
+        keypoints_3d={"body": None, "face": None, "lefthand": None, "righthand": None} | {part: points_3d},
+        box_score=float(detector_score),
+    )
