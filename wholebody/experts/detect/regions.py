@@ -43,11 +43,10 @@ def tile_regions(height: int, width: int, size: int, tile_fraction: float = 0.6)
     """Overlapping square tiles of side ``tile_fraction`` x the shorter image side, covering the image.
 
     Tiles are spaced so that neighbours overlap by at least a third of a tile (a part cut by
-    one tile's edge lies whole inside its neighbour).  An image whose tile would be nearly as
-    large as the letterbox (side ratio above 0.8) gets no tiles.
+    one tile's edge lies whole inside its neighbour).  A tile under 8 pixels is no tile.
     """
     side = tile_fraction * min(height, width)
-    if side < 8 or side > 0.8 * max(height, width):
+    if side < 8:
         return []
     return [SquareCrop((float(cx), float(cy)), side, 0.0, size)
             for cy in _centres(height, side) for cx in _centres(width, side)]
