@@ -250,9 +250,15 @@ class WholeBodyEstimator:
             else:  # the detector's head, COCO order; upright when a point was dropped as non-finite
                 eye_axis = head[COCO_LEFT_EYE] - head[COCO_RIGHT_EYE] if len(head) == 5 else None
             crop = head_crop(head, np.ones(len(head), bool), shoulders, eye_axis, self.face_side)
-            crop = (face_crops or {}).get(i, crop)
-            if crop is not None:
-                out.append((i, self.face(image, crop, own_head=noses[i], other_heads=np.delete(noses, i, axis=0))))
+            others = np.delete(noses, i, axis=0)
+            face = None
+            if i in (face_crops or {}):  # the face detector's ROI first; the head crop if the mesh fails there
+                face = self.face(image, face_crops[i], own_head=noses[i], other_heads=others)
+            if crop is not None and (face is None or face.presence < 0.5):
+                again = self.face(image, crop, own_head=noses[i], other_heads=others)
+                face = again if face is None or again.presence > face.presence else face
+            if face is not None:
+                out.append((i, face))
         return out
 
 

@@ -97,35 +97,49 @@ class PartFinder:
         return {person: found.faces[face].crop for person, face in pairs.items()}
 
     def merge_hands(self, people: list[Person], found: FoundParts) -> None:
-        """Write palm-found hands into bodies (new wrists, or better views of hands already there)."""
-        if not found.hands or not people:
-            return
-        hands = [h for _, h in found.hands]
-        assign, dropped = palm_hand_matches(
-            people, [h.box(0.0) for h in hands], np.array([h.points[0] for h in hands]),
-            np.array([int(h.is_right) for h in hands]), np.array([h.presence for h in hands]))
-        for (person, side), hand in assign.items():
-            _fill_hand(people[person], SIDES[side], hands[hand], found=True)
-        found.used_hands |= set(assign.values()) | set(dropped)
+        """See ``merge_hands``."""
+        merge_hands(people, found)
 
     def leftover_people(self, image: np.ndarray, people: list[Person], found: FoundParts, face_expert) -> list[Person]:
-        """A person of its own for every found face and hand that no body holds (module docstring)."""
-        extra: list[Person] = []
-        for index, (palm_score, hand) in enumerate(found.hands):
-            part = ("right" if hand.is_right else "left") + "hand"
-            box = box_of_points(hand.points)
-            if index in found.used_hands or duplicates_part(box, people + extra, part):
+        """See ``leftover_people``."""
+        return leftover_people(image, people, found, face_expert)
+
+
+def merge_hands(people: list[Person], found: FoundParts) -> None:
+    """Write palm-found hands into bodies (free wrists, or better views of hands already there)."""
+    if not found.hands or not people:
+        return
+    hands = [h for _, h in found.hands]
+    assign, dropped = palm_hand_matches(
+        people, [h.box(0.0) for h in hands], np.array([h.points[0] for h in hands]),
+        np.array([int(h.is_right) for h in hands]), np.array([h.presence for h in hands]))
+    for (person, side), hand in assign.items():
+        _fill_hand(people[person], SIDES[side], hands[hand], found=True)
+    found.used_hands |= set(assign.values()) | set(dropped)
+
+
+def leftover_people(image: np.ndarray, people: list[Person], found: FoundParts, face_expert) -> list[Person]:
+    """A person of its own for every found face and hand that no body holds (module docstring).
+
+    ``face_expert`` is the face mesh (``face.FaceExpert``, called with an image and a crop); any
+    other face expert (dlib) or None leaves unclaimed faces out.
+    """
+    extra: list[Person] = []
+    for index, (palm_score, hand) in enumerate(found.hands):
+        part = ("right" if hand.is_right else "left") + "hand"
+        box = box_of_points(hand.points)
+        if index in found.used_hands or duplicates_part(box, people + extra, part):
+            continue
+        extra.append(part_person(part, hand.points, hand.presence, palm_score, box, hand.world - hand.world[0]))
+    if face_expert is not None and hasattr(face_expert, "run_crop"):
+        for index, face in enumerate(found.faces):
+            if index in found.used_faces:
                 continue
-            extra.append(part_person(part, hand.points, hand.presence, palm_score, box, hand.world - hand.world[0]))
-        if face_expert is not None and hasattr(face_expert, "run_crop"):
-            for index, face in enumerate(found.faces):
-                if index in found.used_faces:
-                    continue
-                mesh = face_expert(image, face.crop)
-                box = mesh.box()
-                if mesh.presence < PART_FOUND or duplicates_part(box, people + extra, "face"):
-                    continue
-                extra.append(part_person("face", mesh.ibug68(), mesh.presence, face.score, box, mesh.metric_68()))
-        if extra:
-            log.debug("%d part(s) with no body: %s", len(extra), [k for p in extra for k, b in p.part_boxes.items() if b is not None])
-        return extra
+            mesh = face_expert(image, face.crop)
+            box = mesh.box()
+            if mesh.presence < PART_FOUND or duplicates_part(box, people + extra, "face"):
+                continue
+            extra.append(part_person("face", mesh.ibug68(), mesh.presence, face.score, box, mesh.metric_68()))
+    if extra:
+        log.debug("%d part(s) with no body", len(extra))
+    return extra

@@ -6,7 +6,7 @@ All coordinates are original-image pixels; boxes are ``[x, y, w, h]``.
   hand a body already has (IoU > ``DUPLICATE_IOU``, either side) is the same hand: one is
   kept, the one with the higher presence.  Any other palm hand may fill a body wrist that has
   no hand yet, by DOPE's mutual-nearest rule with the hand's side respected
-  (``association.match_hands``).  What is left is unclaimed.
+  (``association.match_hands``), repeated on the wrists and hands left after each round.  What is left is unclaimed.
 * Faces found by the face detector (``face_matches``): DOPE's head rule (a body's nose inside
   exactly one face box, grown 10 %, and that box holding only that nose), so each claimed face
   gives its person the face-mesh ROI of the detector.
@@ -60,10 +60,34 @@ def palm_hand_matches(people: list[Person], hand_boxes: list[np.ndarray], hand_w
             dropped.append(h)
     if free and people:
         wrists = np.array([[p.keypoints[WRISTS[0], :2], p.keypoints[WRISTS[1], :2]] for p in people])
-        sizes = np.array([grown_box_size(_box_corners(hand_boxes[h])) for h in free])
-        pairs = match_hands(wrists, ~found, hand_wrists[free], hand_sides[free], sizes)
-        assign.update({key: free[h] for key, h in pairs.items() if key not in assign})
+        open_wrists = ~found
+        for key in assign:
+            open_wrists[key] = False
+        assign.update(_mutual_nearest_rounds(wrists, open_wrists, free, hand_boxes, hand_wrists, hand_sides))
     return assign, dropped
+
+
+def _mutual_nearest_rounds(wrists: np.ndarray, open_wrists: np.ndarray, free: list[int], hand_boxes: list,
+                           hand_wrists: np.ndarray, hand_sides: np.ndarray) -> dict[tuple[int, int], int]:
+    """DOPE's mutual-nearest pairing, repeated on what is left until no pair is added.
+
+    One round pairs a wrist and a hand only when each is the other's nearest; a hand whose
+    nearest wrist was taken by a closer hand is then free for its next wrist in the next round
+    (two people's hands side by side), instead of being left out.
+    """
+    pairs: dict[tuple[int, int], int] = {}
+    free = list(free)
+    while free and open_wrists.any():
+        sizes = np.array([grown_box_size(_box_corners(hand_boxes[h])) for h in free])
+        found = match_hands(wrists, open_wrists, hand_wrists[free], hand_sides[free], sizes)
+        if not found:
+            break
+        for key, local in found.items():
+            pairs[key] = free[local]
+            open_wrists[key] = False
+        taken = set(found.values())
+        free = [h for k, h in enumerate(free) if k not in taken]
+    return pairs
 
 
 def _box_corners(box: np.ndarray) -> np.ndarray:
