@@ -24,7 +24,8 @@ import numpy as np
 
 from wholebody.experts.assemble import PART_FOUND, _fill_hand
 from wholebody.experts.association import unique_parts
-from wholebody.experts.assembly.rules import duplicates_part, face_matches, palm_hand_matches, part_person
+from wholebody.experts.assembly.rules import (duplicates_part, face_matches, mesh_fits_detection, palm_hand_matches,
+                                              part_person)
 from wholebody.experts.crops import box_of_points
 from wholebody.experts.detect.faces import DetectedFace, WholeImageFaceDetector
 from wholebody.experts.detect.palms import PalmDetector
@@ -137,7 +138,8 @@ def leftover_people(image: np.ndarray, people: list[Person], found: FoundParts, 
                 continue
             mesh = face_expert(image, face.crop)
             box = mesh.box()
-            if mesh.presence < PART_FOUND or duplicates_part(box, people + extra, "face"):
+            if (mesh.presence < PART_FOUND or not mesh_fits_detection(box, face.box)
+                    or duplicates_part(box, people + extra, "face")):
                 continue
             extra.append(part_person("face", mesh.ibug68(), mesh.presence, face.score, box, mesh.metric_68()))
     if extra:

@@ -24,6 +24,7 @@ from wholebody.types import Person
 
 DUPLICATE_IOU = 0.3
 PART_FOUND = 0.5
+PART_ONLY_RANK = 0.1  # whole-body score factor of a person made of one part (``part_person``)
 NOSE, WRISTS = 0, (9, 10)  # COCO-WholeBody indices; wrists in side order left, right
 
 
@@ -124,10 +125,34 @@ def unclaimed_faces(faces: list, person_boxes: np.ndarray, margin: float = 0.0) 
     return out
 
 
+def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection of two ``[x, y, w, h]`` boxes over the smaller one's area."""
+    lo = np.maximum(a[:2], b[:2])
+    hi = np.minimum(a[:2] + a[2:], b[:2] + b[2:])
+    inter = float(np.prod(np.clip(hi - lo, 0, None)))
+    smaller = min(float(a[2] * a[3]), float(b[2] * b[3]))
+    return inter / smaller if smaller > 0 else 0.0
+
+
 def duplicates_part(box: np.ndarray, people: list[Person], part: str) -> bool:
-    """Whether ``box`` overlaps (IoU > DUPLICATE_IOU) the ``part`` box of any person."""
-    return any(p.part_boxes.get(part) is not None and box_iou(np.asarray(box), p.part_boxes[part]) > DUPLICATE_IOU
-               for p in people)
+    """Whether ``box`` is a second view of the ``part`` of any person: IoU > DUPLICATE_IOU, or half
+    of the smaller box inside the other (a face mesh run on a too-large ROI spreads over the
+    head and shoulders, so its box is much larger than the face it duplicates)."""
+    box = np.asarray(box, dtype=np.float64)
+    for person in people:
+        other = person.part_boxes.get(part)
+        if other is not None and (box_iou(box, other) > DUPLICATE_IOU or overlap_of_smaller(box, other) > 0.5):
+            return True
+    return False
+
+
+def mesh_fits_detection(mesh_box: np.ndarray, detection_box: np.ndarray, min_iou: float = 0.3) -> bool:
+    """Whether a landmark box agrees with the detector box it came from (IoU >= ``min_iou``).
+
+    A face with no body is kept only when both models agree where it is: a face mesh that slid
+    off the detection (onto hair or an arm) still reports a high presence.
+    """
+    return box_iou(np.asarray(mesh_box, dtype=np.float64), np.asarray(detection_box, dtype=np.float64)) >= min_iou
 
 
 def part_person(part: str, points: np.ndarray, presence: float, detector_score: float, box: np.ndarray,
@@ -135,15 +160,19 @@ def part_person(part: str, points: np.ndarray, presence: float, detector_score: 
     """A person known only by one part (``"face"``, ``"lefthand"`` or ``"righthand"``).
 
     Its other parts' points and scores are 0; ``score`` (the body ranking) is 0 since no body
-    was seen; the whole-body score is the detector score x the part's presence x its share of
-    the 133 points, so such an entry ranks below a whole person found with the same confidence.
+    was seen.  The whole-body score is ``PART_ONLY_RANK`` x the detector score x the part's
+    presence x its share of the 133 points: at most 0.05 for a face, 0.016 for a hand, below
+    nearly every whole person (on the photos of the README they score 0.1-0.5), because in a
+    whole-body evaluation such an entry is at best a person with 4 of 5 parts missing, and more
+    often a second view of someone whose body entry holds that part less well.
     """
     keypoints = np.zeros((133, 3))
     keypoints[PART_SLICES[part], :2] = points
     keypoints[PART_SLICES[part], 2] = presence
     part_scores = {p: 0.0 for p in PARTS}
     part_scores[part] = float(presence)
-    part_scores["wholebody"] = float(detector_score) * float(presence) * PART_SIZES[part] / sum(PART_SIZES.values())
+    share = PART_SIZES[part] / sum(PART_SIZES.values())
+    part_scores["wholebody"] = PART_ONLY_RANK * float(detector_score) * float(presence) * share
     return Person(
         keypoints=keypoints,
         score=0.0,
