@@ -4,6 +4,7 @@
     PYTHONPATH=$PWD python benchmarks/part_detect.py crops        # RHD hands, 300W faces alone
     PYTHONPATH=$PWD python benchmarks/part_detect.py photos [--overlays DIR]   # ../shared/media/photos
     PYTHONPATH=$PWD python benchmarks/part_detect.py speed        # ms per image at 640 x 480
+                                     # (wall, CPU) per detector, then per image and people found
 
 ``ap`` is ``python -m wholebody.experts.benchmark`` on the COCO-WholeBody fixture with the part
 detectors switched as asked; ``crops`` runs the estimator on the hand-only (RHD) and face-only
@@ -104,7 +105,21 @@ def run_speed(args) -> None:
     folder = SHARED / "fixtures" / "coco_wholebody"
     data = json.loads((folder / "test_coco_wholebody.json").read_text())
     images = [read_rgb(folder / image["file_name"]) for image in data["images"]]
-    for row in speed_table(estimator(args), images, repeats=args.repeats, holistic=False):
+    est = estimator(args)
+    if est.parts is not None:  # per-detector cost on the same 640 x 480 images
+        import cv2
+
+        from wholebody.experts.benchmark import time_call
+
+        tiles = est.parts._use_tiles(np.zeros((480, 640, 3), np.uint8))
+        for rgb in images:
+            rgb = np.ascontiguousarray(cv2.resize(rgb, (640, 480), interpolation=cv2.INTER_AREA))
+            row = {"faces_ms": time_call(lambda: est.parts.face_detectors[tiles](rgb), args.repeats),
+                   "palms_ms": time_call(lambda: est.parts.palm_detectors[tiles](rgb), args.repeats),
+                   "detect_with_hand_landmarks_ms": time_call(lambda: est.parts.detect(rgb), args.repeats),
+                   "palms": len(est.parts.palm_detectors[tiles](rgb))}
+            print(json.dumps({k: [round(x, 1) for x in v] if isinstance(v, tuple) else v for k, v in row.items()}))
+    for row in speed_table(est, images, repeats=args.repeats, holistic=False):
         print(json.dumps(row))
 
 
