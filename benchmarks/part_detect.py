@@ -91,10 +91,15 @@ def run_photos(args) -> None:
         people = est(rgb)
         ms = (time.perf_counter() - start) * 1000
         bodies = [p for p in people if p.score > 0]
-        faces = sum(p.part_boxes.get("face") is not None for p in people)
-        hands = sum(p.part_boxes.get(h) is not None for p in people for h in ("lefthand", "righthand"))
-        print(json.dumps({"photo": path.name, "bodies": len(bodies), "part_only": len(people) - len(bodies),
-                          "faces": faces, "hands": hands, "ms": round(ms)}))
+        alone = [p for p in people if p.score == 0]
+
+        def count(group, parts):
+            return sum(p.part_boxes.get(part) is not None for p in group for part in parts)
+
+        hands = ("lefthand", "righthand")
+        print(json.dumps({"photo": path.name, "bodies": len(bodies), "faces_with_body": count(bodies, ("face",)),
+                          "faces_alone": count(alone, ("face",)), "hands_with_body": count(bodies, hands),
+                          "hands_alone": count(alone, hands), "ms": round(ms)}))
         if args.overlays:
             write_image(Path(args.overlays) / f"{path.stem}.png", draw_people(rgb, people, 0.3))
 

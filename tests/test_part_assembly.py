@@ -116,6 +116,11 @@ def test_faces_go_to_the_nose_inside_them_and_the_rest_are_output_alone():
     people = [body((0.0, 0.0), (0.0, 0.0), nose=(100.0, 100.0)), body((0.0, 0.0), (0.0, 0.0), nose=(400.0, 100.0))]
     faces = [_face((102.0, 98.0)), _face((700.0, 300.0))]
     assert face_matches(people, [f.box for f in faces]) == {0: 0}
+    # A nose that slid below its face (on the chin) still gets the nearest free face within a
+    # face size; a face far from every nose goes to nobody.
+    slid = [body((0.0, 0.0), (0.0, 0.0), nose=(100.0, 135.0)), body((0.0, 0.0), (0.0, 0.0), nose=(400.0, 100.0))]
+    assert face_matches(slid, [f.box for f in faces]) == {0: 0}
+    assert face_matches(slid[:1], [faces[1].box]) == {}
     found = FoundParts(faces=faces, used_faces={0})
     extra = leftover_people(np.zeros((500, 800, 3), np.uint8), people, found, MeshOnCrop())
     assert len(extra) == 1
@@ -166,3 +171,15 @@ def test_a_parts_only_person_is_drawn():
     assert len(changed)
     lo, hi = changed.min(axis=0), changed.max(axis=0)  # (row, col): everything drawn is at the hand
     assert 180 <= lo[0] and hi[0] <= 280 and 280 <= lo[1] and hi[1] <= 360
+
+
+def test_a_face_matched_by_the_detector_stays_with_its_person_though_the_nose_is_off():
+    from wholebody.experts.assembly.finder import PartFinder
+
+    people = [body((0.0, 0.0), (0.0, 0.0), nose=(100.0, 135.0))]  # nose below the face
+    face = MeshOnCrop()(None, SquareCrop((100.0, 100.0), 60.0, 0.0, 192))
+    PartFinder.confirm_faces(people, [(0, face)], face_crops={})
+    assert people[0].part_boxes["face"] is None  # not the detector's match: the DOPE rule stands
+    PartFinder.confirm_faces(people, [(0, face)], face_crops={0: face.crop})
+    assert people[0].part_boxes["face"] == pytest.approx(face.box())
+    assert people[0].part_scores["face"] == pytest.approx(0.9)

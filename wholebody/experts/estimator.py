@@ -189,7 +189,10 @@ class WholeBodyEstimator:
         attach_hands(people, self._run_hands(image, people))
         if found is not None:
             self.parts.merge_hands(people, found)
-        attach_faces(people, self._run_faces(image, people, bodies, heads, face_crops))
+        faces = self._run_faces(image, people, bodies, heads, face_crops)
+        attach_faces(people, faces)
+        if found is not None:
+            self.parts.confirm_faces(people, faces, face_crops)
         finish_scores(people, kept_scores)
         if found is not None:
             people += self.parts.leftover_people(image, people, found, self.face)

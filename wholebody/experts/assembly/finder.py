@@ -7,8 +7,10 @@
    (``detect.palms.hand_roi``) and again on the ROI of those landmarks (MediaPipe's tracking
    re-crop); hands whose presence stays below 0.5 are dropped, and hands
    whose landmark boxes overlap (two palms on one hand) are kept once.
-2. ``face_crops(people, parts)``: per person whose nose the face rule puts in a detected face,
-   that face's mesh ROI, used instead of the head crop built from body points.
+2. ``face_crops(people, parts)``: per person the face rules (``rules.face_matches``) give a
+   detected face, that face's mesh ROI, used instead of the head crop built from body points;
+   ``confirm_faces`` then keeps such a face for its person where the stricter DOPE rule of
+   ``assemble.attach_faces`` (nose inside the mesh box) would leave it unconfirmed.
 3. ``merge_hands(people, parts)``: palm-found hands into the bodies (``rules.palm_hand_matches``).
 4. ``leftover_people(image, people, parts, face_expert)``: each face and hand no body claimed
    (and no body's part duplicates) as a person of its own (``rules.part_person``).
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from wholebody.experts.assemble import PART_FOUND, _fill_hand
+from wholebody.experts.assemble import PART_FOUND, _fill_face, _fill_hand
 from wholebody.experts.association import unique_parts
 from wholebody.experts.assembly.rules import (duplicates_part, face_matches, mesh_fits_detection, palm_hand_matches,
                                               part_person)
@@ -113,6 +115,20 @@ class PartFinder:
         pairs = face_matches(people, [f.box for f in found.faces])
         found.used_faces |= set(pairs.values())
         return {person: found.faces[face].crop for person, face in pairs.items()}
+
+    @staticmethod
+    def confirm_faces(people: list[Person], faces: list[tuple[int, object]], face_crops: dict[int, object]) -> None:
+        """Keep a face the face rules gave a person (``face_crops``) even where the body's nose lies
+        outside the mesh (DOPE's rule in ``assemble.attach_faces`` then leaves it unconfirmed): the
+        face was matched to this person alone, on the detector's evidence.  Needs presence >= 0.5
+        and no other person holding an overlapping face."""
+        for index, face in faces:
+            person = people[index]
+            if index not in face_crops or person.part_boxes.get("face") is not None or face.presence < PART_FOUND:
+                continue
+            if duplicates_part(face.box(), [p for p in people if p is not person], "face"):
+                continue
+            _fill_face(person, face, found=True)
 
     def merge_hands(self, people: list[Person], found: FoundParts) -> None:
         """See ``merge_hands``."""

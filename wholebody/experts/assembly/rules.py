@@ -8,8 +8,9 @@ All coordinates are original-image pixels; boxes are ``[x, y, w, h]``.
   no hand yet, by DOPE's mutual-nearest rule with the hand's side respected
   (``association.match_hands``), repeated on the wrists and hands left after each round.  What is left is unclaimed.
 * Faces found by the face detector (``face_matches``): DOPE's head rule (a body's nose inside
-  exactly one face box, grown 10 %, and that box holding only that nose), so each claimed face
-  gives its person the face-mesh ROI of the detector.
+  exactly one face box, grown 10 %, and that box holding only that nose), then mutual nearest
+  nose and face centre within a face size for the rest; each claimed face gives its person the
+  face-mesh ROI of the detector.
 * Unclaimed parts become people of their own (``part_person``): only that part's points,
   every other part's points and scores 0, the part box as person box.
 """
@@ -96,13 +97,31 @@ def _box_corners(box: np.ndarray) -> np.ndarray:
     return np.array([[x, y], [x + w, y + h]])
 
 
-def face_matches(people: list[Person], face_boxes: list[np.ndarray]) -> dict[int, int]:
-    """{person index: detected face index} by DOPE's head rule on each person's nose."""
+def face_matches(people: list[Person], face_boxes: list[np.ndarray], reach: float = 1.0) -> dict[int, int]:
+    """{person index: detected face index}: DOPE's head rule on each person's nose, then a second
+    round for the people and faces it left: mutual nearest nose and face centre, at most
+    ``reach`` x the face box's longer side apart.
+
+    The second round is for a body whose head points slid off the face (onto the chin or the
+    neck; on the README's group photos the nose can sit half a face below the face box): the
+    face found on its own is then that person's, and the mesh runs there instead of on the
+    neck.  One-to-one by construction.
+    """
     if not people or not face_boxes:
         return {}
     noses = np.array([p.keypoints[NOSE, :2] for p in people])
     valid = np.array([p.keypoints[NOSE, 2] > 0 for p in people])
-    return match_faces(noses, valid, face_boxes)
+    pairs = match_faces(noses, valid, face_boxes)
+    people_left = [i for i in range(len(people)) if valid[i] and i not in pairs]
+    faces_left = [j for j in range(len(face_boxes)) if j not in pairs.values()]
+    if people_left and faces_left:
+        centres = np.array([np.asarray(face_boxes[j][:2]) + np.asarray(face_boxes[j][2:]) / 2.0 for j in faces_left])
+        dist = np.linalg.norm(noses[people_left][:, None, :] - centres[None, :, :], axis=2)
+        for a, b in enumerate(dist.argmin(axis=1)):
+            size = float(max(face_boxes[faces_left[b]][2:]))
+            if dist[:, b].argmin() == a and dist[a, b] <= reach * size:
+                pairs[people_left[a]] = faces_left[b]
+    return pairs
 
 
 def unclaimed_faces(faces: list, person_boxes: np.ndarray, margin: float = 0.0) -> list:
