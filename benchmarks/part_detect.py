@@ -65,14 +65,15 @@ def run_crops(args) -> None:
         for hand in sample.instances:
             error, count = _nearest_part(people, ("lefthand", "righthand"), hand.pose2d, hand.visible2d)
             hand_errors.append(error)
-            print(f"RHD {sample.image_path.name}: hands output {count}, error {error if error is None else round(error, 2)} px")
+            shown = None if error is None else round(error, 2)
+            print(f"RHD {sample.image_path.name}: hands output {count}, error {shown} px")
     for sample in load_300w(SHARED / "fixtures" / "300w" / "test_300w.json"):
         people = est(read_rgb(sample.image_path))
         for face in sample.instances:
             error, count = _nearest_part(people, ("face",), face.pose2d, face.visible2d)
             iod = float(np.linalg.norm(face.pose2d[36] - face.pose2d[45]))  # outer eye corners (iBUG 37, 46)
             face_nmes.append(None if error is None else error / iod)
-            print(f"300W {sample.image_path.name}: faces output {count}, NME {None if error is None else round(error / iod, 4)}")
+            print(f"300W {sample.image_path.name}: faces output {count}, NME {face_nmes[-1]}")
     found = [e for e in hand_errors if e is not None]
     print(f"hands found {len(found)}/{len(hand_errors)}, mean error {np.mean(found) if found else float('nan'):.2f} px")
     found = [e for e in face_nmes if e is not None]
@@ -116,13 +117,13 @@ def run_speed(args) -> None:
 
         from wholebody.experts.benchmark import time_call
 
-        tiles = est.parts._use_tiles(np.zeros((480, 640, 3), np.uint8))
+        tiles = est.parts.use_tiles(np.zeros((480, 640, 3), np.uint8))
         for rgb in images:
             rgb = np.ascontiguousarray(cv2.resize(rgb, (640, 480), interpolation=cv2.INTER_AREA))
-            row = {"faces_ms": time_call(lambda: est.parts.face_detectors[tiles](rgb), args.repeats),
-                   "palms_ms": time_call(lambda: est.parts.palm_detectors[tiles](rgb), args.repeats),
+            row = {"faces_ms": time_call(lambda: est.parts.face_detector(rgb, tiles), args.repeats),
+                   "palms_ms": time_call(lambda: est.parts.palm_detector(rgb, tiles), args.repeats),
                    "detect_with_hand_landmarks_ms": time_call(lambda: est.parts.detect(rgb), args.repeats),
-                   "palms": len(est.parts.palm_detectors[tiles](rgb))}
+                   "palms": len(est.parts.palm_detector(rgb, tiles))}
             print(json.dumps({k: [round(x, 1) for x in v] if isinstance(v, tuple) else v for k, v in row.items()}))
     for row in speed_table(est, images, repeats=args.repeats, holistic=False):
         print(json.dumps(row))

@@ -71,7 +71,8 @@ def test_hands_and_wrists_pair_one_to_one_by_mutual_nearest():
     assert assign == {(0, 0): 0, (1, 0): 1}
     assert dropped == []  # the far hand 2 is left for its own entry
     # One wrist, two hands: one pair only.
-    assign, _ = palm_hand_matches(people[:1], [h.box(0.0) for h in hands[:2]], np.array([h.points[0] for h in hands[:2]]),
+    two = hands[:2]
+    assign, _ = palm_hand_matches(people[:1], [h.box(0.0) for h in two], np.array([h.points[0] for h in two]),
                                   np.zeros(2, int), np.full(2, 0.9))
     assert assign == {(0, 0): 0}
 

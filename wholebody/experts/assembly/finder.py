@@ -76,21 +76,21 @@ class PartFinder:
             raise ValueError(f"tiles must be True, False or 'auto', got {tiles!r}")
         self.hand_expert = hand_expert
         self.tiles = tiles
-        self.face_detectors = {t: WholeImageFaceDetector(tiles=t, num_threads=num_threads) for t in (False, True)} if faces else None
-        self.palm_detectors = ({t: PalmDetector(palm_model, tiles=t, num_threads=num_threads) for t in (False, True)}
-                               if hand_expert is not None else None)
+        self.face_detector = WholeImageFaceDetector(num_threads=num_threads) if faces else None
+        self.palm_detector = PalmDetector(palm_model, num_threads=num_threads) if hand_expert is not None else None
 
-    def _use_tiles(self, image: np.ndarray) -> bool:
+    def use_tiles(self, image: np.ndarray) -> bool:
+        """Whether the detectors also search tiles of this image (see ``tiles``)."""
         return self.tiles is True or (self.tiles == "auto" and max(image.shape[:2]) >= self.TILE_MIN_SIDE)
 
     def detect(self, image: np.ndarray) -> FoundParts:
         """Faces and palm-found hands of an (H, W, 3) uint8 RGB image."""
-        tiles = self._use_tiles(image)
+        tiles = self.use_tiles(image)
         found = FoundParts()
-        if self.face_detectors is not None:
-            found.faces = self.face_detectors[tiles](image)
-        if self.palm_detectors is not None:
-            hands = [(palm.score, self._landmarks(image, palm.crop)) for palm in self.palm_detectors[tiles](image)]
+        if self.face_detector is not None:
+            found.faces = self.face_detector(image, tiles)
+        if self.palm_detector is not None:
+            hands = [(palm.score, self._landmarks(image, palm.crop)) for palm in self.palm_detector(image, tiles)]
             hands = [h for h in hands if h[1].presence >= PART_FOUND]
             keep = unique_parts([h.box(0.0) for _, h in hands], [h.presence for _, h in hands])
             found.hands = [hands[i] for i in keep]

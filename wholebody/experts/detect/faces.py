@@ -56,24 +56,30 @@ class WholeImageFaceDetector:
 
     Args:
         models: any of ``"short"`` and ``"full"`` (the sparse full-range model).
-        tiles: also run the full-range model on overlapping tiles (small faces in large images).
+        tiles: by default also run the full-range model on overlapping tiles (small faces in
+            large images); each call may say otherwise.
         num_threads: interpreter threads.
     """
 
     def __init__(self, models: tuple[str, ...] = ("short", "full"), tiles: bool = False, num_threads: int = 1) -> None:
         self.detectors = []
+        self.tiles = tiles
         if "short" in models:
             self.detectors.append(SsdDetector("face_detection_short_range", (8, 16, 16, 16), 2, (-1.0, 1.0), 0.5,
                                               NMS_IOU, tiles=False, num_threads=num_threads))
         if "full" in models:
             self.detectors.append(SsdDetector("face_detection_full_range_sparse", (4,), 1, (-1.0, 1.0), 0.6,
-                                              NMS_IOU, tiles=tiles, num_threads=num_threads))
+                                              NMS_IOU, tiles=True, num_threads=num_threads))
         if not self.detectors:
             raise ValueError(f"models must name 'short' and/or 'full', got {models!r}")
 
-    def __call__(self, image: np.ndarray) -> list[DetectedFace]:
-        """Faces in an (H, W, 3) uint8 RGB image, best first, original pixels."""
+    def __call__(self, image: np.ndarray, tiles: bool | None = None) -> list[DetectedFace]:
+        """Faces in an (H, W, 3) uint8 RGB image, best first, original pixels (``tiles``: None
+        for the detector's default)."""
         height, width = image.shape[:2]
-        parts = [d.candidates(image, r) for d in self.detectors for r in d.regions(height, width)]
+        tiles = self.tiles if tiles is None else tiles
+        # The short-range model is made for large faces: it never runs on tiles.
+        parts = [d.candidates(image, region) for d in self.detectors
+                 for region in d.regions(height, width, tiles and d.tiles)]
         return [DetectedFace(d.score, d.box, d.keypoints, mesh_roi(d.box, d.keypoints))
                 for d in merge_candidates(parts, NMS_IOU)]

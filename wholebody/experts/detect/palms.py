@@ -53,7 +53,8 @@ class PalmDetector:
 
     Args:
         model: ``"full"`` or ``"lite"``.
-        tiles: also run on overlapping tiles (small hands in large images).
+        tiles: by default also run on overlapping tiles (small hands in large images); each
+            call may say otherwise.
         score_threshold: minimum palm score (MediaPipe: 0.5).
         num_threads: interpreter threads.
     """
@@ -65,6 +66,8 @@ class PalmDetector:
         self.detector = SsdDetector(f"palm_detection_{model}", (8, 16, 16, 16), 2, (0.0, 1.0), score_threshold,
                                     0.3, tiles=tiles, num_threads=num_threads)
 
-    def __call__(self, image: np.ndarray) -> list[DetectedPalm]:
-        """Palms in an (H, W, 3) uint8 RGB image, best first, original pixels."""
-        return [DetectedPalm(d.score, d.box, d.keypoints, hand_roi(d.box, d.keypoints)) for d in self.detector(image)]
+    def __call__(self, image: np.ndarray, tiles: bool | None = None) -> list[DetectedPalm]:
+        """Palms in an (H, W, 3) uint8 RGB image, best first, original pixels (``tiles``: None
+        for the detector's default)."""
+        return [DetectedPalm(d.score, d.box, d.keypoints, hand_roi(d.box, d.keypoints))
+                for d in self.detector(image, tiles)]

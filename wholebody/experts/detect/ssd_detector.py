@@ -35,7 +35,8 @@ class SsdDetector:
         strides, per_cell: SSD anchor layout (``ssd.ssd_anchors``).
         pixel_range: ``(low, high)`` the model's input range ([-1, 1] for BlazeFace, [0, 1] for palms).
         score_threshold: minimum sigmoid score; iou_threshold: weighted-NMS overlap.
-        tiles: also run on overlapping tiles of side ``tile_fraction`` x the shorter image side.
+        tiles: by default also run on overlapping tiles of side ``tile_fraction`` x the shorter
+            image side (each call may say otherwise).
     """
 
     def __init__(self, model: str, strides: tuple[int, ...], per_cell: int, pixel_range: tuple[float, float],
@@ -48,10 +49,10 @@ class SsdDetector:
         self.score_threshold, self.iou_threshold = score_threshold, iou_threshold
         self.tiles, self.tile_fraction = tiles, tile_fraction
 
-    def regions(self, height: int, width: int) -> list[SquareCrop]:
-        """The letterboxed image, then the tiles if enabled."""
+    def regions(self, height: int, width: int, tiles: bool | None = None) -> list[SquareCrop]:
+        """The letterboxed image, then the tiles if ``tiles`` (None: the detector's default)."""
         regions = [letterbox_region(height, width, self.size)]
-        if self.tiles:
+        if self.tiles if tiles is None else tiles:
             regions += tile_regions(height, width, self.size, self.tile_fraction)
         return regions
 
@@ -65,12 +66,14 @@ class SsdDetector:
         keypoints = region.to_image(keypoints * self.size)
         return scores, corners, keypoints
 
-    def __call__(self, image: np.ndarray) -> list[SsdDetection]:
-        """Detections in an (H, W, 3) uint8 RGB image, best first."""
-        return merge_candidates([self.candidates(image, r) for r in self.regions(*image.shape[:2])], self.iou_threshold)
+    def __call__(self, image: np.ndarray, tiles: bool | None = None) -> list[SsdDetection]:
+        """Detections in an (H, W, 3) uint8 RGB image, best first (``tiles`` as in ``regions``)."""
+        regions = self.regions(*image.shape[:2], tiles)
+        return merge_candidates([self.candidates(image, r) for r in regions], self.iou_threshold)
 
 
-def merge_candidates(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], iou_threshold: float) -> list[SsdDetection]:
+def merge_candidates(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                     iou_threshold: float) -> list[SsdDetection]:
     """One weighted NMS over the candidates of several regions (or models), best first."""
     scores = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
     if not parts or len(scores) == 0:
