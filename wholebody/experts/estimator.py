@@ -84,6 +84,12 @@ class WholeBodyEstimator:
             See ``hands`` for every combination.
         face_side: head crop side as a multiple of the head extent.
         min_body_score: people whose pose-present probability is below this are dropped.
+        part_detect: also find faces and hands on the whole image (``assembly.finder.PartFinder``):
+            the face mesh then runs on the face detector's ROI where a body's nose claims a face,
+            palm-found hands fill or improve the bodies' hands, and a face or hand no body
+            claims is output as a person of its own (body score 0).
+        part_tiles: the part detectors also run on overlapping tiles: True, False or ``"auto"``
+            (images whose longer side is at least 1000 px).
     """
 
     def __init__(
@@ -102,6 +108,8 @@ class WholeBodyEstimator:
         face_side: float = 2.2,
         min_body_score: float = 0.1,
         body_model: str = "heavy",
+        part_detect: bool = True,
+        part_tiles: bool | str = "auto",
     ) -> None:
         if face not in ("mesh", "dlib", None):
             raise ValueError(f"face must be 'mesh', 'dlib' or None, got {face!r}")
@@ -127,6 +135,11 @@ class WholeBodyEstimator:
         self.hand_shift = hand_shift
         self.face_side = face_side
         self.min_body_score = min_body_score
+        self.parts = None
+        if part_detect:
+            from wholebody.experts.assembly.finder import PartFinder
+
+            self.parts = PartFinder(self.hands, faces=face is not None, tiles=part_tiles, num_threads=num_threads)
 
     @property
     def detector(self) -> Callable:
@@ -171,9 +184,18 @@ class WholeBodyEstimator:
             kept_scores.append(float(score))
             kept_priors.append(prior)
         heads = self._heads(people, bodies, kept_priors)
+        found = self.parts.detect(image) if self.parts is not None else None
+        face_crops = self.parts.face_crops(people, found) if found is not None and face_is_mesh(self.face) else {}
         attach_hands(people, self._run_hands(image, people))
-        attach_faces(people, self._run_faces(image, people, bodies, heads))
+        if found is not None:
+            self.parts.merge_hands(people, found)
+        faces = self._run_faces(image, people, bodies, heads, face_crops)
+        attach_faces(people, faces)
+        if found is not None:
+            self.parts.confirm_faces(people, faces, face_crops)
         finish_scores(people, kept_scores)
+        if found is not None:
+            people += self.parts.leftover_people(image, people, found, self.face)
         return sorted(people, key=lambda p: -p.score)
 
     def _run_hands(self, image: np.ndarray, people: list[Person]) -> list[tuple[int, str, object]]:
@@ -217,8 +239,9 @@ class WholeBodyEstimator:
         return heads
 
     def _run_faces(self, image: np.ndarray, people: list[Person], bodies: list[BodyLandmarks],
-                   heads: list[np.ndarray]) -> list[tuple[int, object]]:
-        """(person index, face result) for a head crop around each person's head points."""
+                   heads: list[np.ndarray], face_crops: dict | None = None) -> list[tuple[int, object]]:
+        """(person index, face result) for a head crop around each person's head points, or the
+        face detector's mesh ROI where ``face_crops`` has one for that person."""
         if self.face is None:
             return []
         out = []
@@ -230,9 +253,21 @@ class WholeBodyEstimator:
             else:  # the detector's head, COCO order; upright when a point was dropped as non-finite
                 eye_axis = head[COCO_LEFT_EYE] - head[COCO_RIGHT_EYE] if len(head) == 5 else None
             crop = head_crop(head, np.ones(len(head), bool), shoulders, eye_axis, self.face_side)
-            if crop is not None:
-                out.append((i, self.face(image, crop, own_head=noses[i], other_heads=np.delete(noses, i, axis=0))))
+            others = np.delete(noses, i, axis=0)
+            face = None
+            if i in (face_crops or {}):  # the face detector's ROI first; the head crop if the mesh fails there
+                face = self.face(image, face_crops[i], own_head=noses[i], other_heads=others)
+            if crop is not None and (face is None or face.presence < 0.5):
+                again = self.face(image, crop, own_head=noses[i], other_heads=others)
+                face = again if face is None or again.presence > face.presence else face
+            if face is not None:
+                out.append((i, face))
         return out
+
+
+def face_is_mesh(face) -> bool:
+    """Whether the face expert is the face mesh (which takes the face detector's ROI)."""
+    return isinstance(face, FaceExpert)
 
 
 def heavy_pose_model(num_threads: int = 1):

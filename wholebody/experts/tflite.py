@@ -28,6 +28,9 @@ MODEL_FILES: dict[str, str] = {
     "hand_landmark_lite": "hand_landmark/hand_landmark_lite.tflite",
     "face_landmark": "face_landmark/face_landmark.tflite",
     "face_detection_short_range": "face_detection/face_detection_short_range.tflite",
+    "face_detection_full_range_sparse": "face_detection/face_detection_full_range_sparse.tflite",
+    "palm_detection_full": "palm_detection/palm_detection_full.tflite",
+    "palm_detection_lite": "palm_detection/palm_detection_lite.tflite",
     "hand_recrop": "holistic_landmark/hand_recrop.tflite",
 }
 

@@ -1,0 +1,203 @@
+"""Rules that join whole-image part detections to bodies, and the people made of parts alone.
+
+All coordinates are original-image pixels; boxes are ``[x, y, w, h]``.
+
+* Hands found by the palm detector (``palm_hand_matches``): a palm hand whose box overlaps a
+  hand a body already has (IoU > ``DUPLICATE_IOU``, either side) is the same hand: one is
+  kept, the one with the higher presence.  Any other palm hand may fill a body wrist that has
+  no hand yet, by DOPE's mutual-nearest rule with the hand's side respected
+  (``association.match_hands``), repeated on the wrists and hands left after each round.  What is left is unclaimed.
+* Faces found by the face detector (``face_matches``): DOPE's head rule (a body's nose inside
+  exactly one face box, grown 10 %, and that box holding only that nose), then mutual nearest
+  nose and face centre within a face size for the rest; each claimed face gives its person the
+  face-mesh ROI of the detector.
+* Unclaimed parts become people of their own (``part_person``): only that part's points,
+  every other part's points and scores 0, the part box as person box.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wholebody.experts.association import box_iou, grown_box_size, inside, match_faces, match_hands
+from wholebody.schema import PART_SIZES, PART_SLICES, PARTS
+from wholebody.types import Person
+
+DUPLICATE_IOU = 0.3
+PART_FOUND = 0.5
+PART_ONLY_RANK = 0.1  # whole-body score factor of a person made of one part (``part_person``)
+NOSE, WRISTS = 0, (9, 10)  # COCO-WholeBody indices; wrists in side order left, right
+
+
+def palm_hand_matches(people: list[Person], hand_boxes: list[np.ndarray], hand_wrists: np.ndarray,
+                      hand_sides: np.ndarray, hand_presences: np.ndarray) -> tuple[dict, list[int]]:
+    """Which palm-found hands go to which body wrist, and which duplicate a body's hand.
+
+    Args:
+        people: persons with body points and the hands of their wrist crops filled.
+        hand_boxes: per palm hand, its landmark box.
+        hand_wrists: (H, 2) the palm hands' wrist points.
+        hand_sides: (H,) 0 left, 1 right (the hand model's handedness).
+        hand_presences: (H,) the hand model's presence.
+    Returns:
+        ({(person index, side index): hand index} of hands to write into a body, indices of
+        hands dropped as duplicates of a better hand already there).
+    """
+    found = np.array([[p.part_boxes.get(s + "hand") is not None for s in ("left", "right")] for p in people],
+                     dtype=bool).reshape(len(people), 2)
+    assign: dict[tuple[int, int], int] = {}
+    dropped: list[int] = []
+    free = []
+    for h, box in enumerate(hand_boxes):
+        overlaps = [(box_iou(np.asarray(box), people[i].part_boxes[s + "hand"]), i, k)
+                    for i in range(len(people)) for k, s in enumerate(("left", "right")) if found[i, k]]
+        best = max(overlaps, default=(0.0, -1, -1))
+        if best[0] <= DUPLICATE_IOU:
+            free.append(h)
+            continue
+        _, i, k = best
+        if hand_presences[h] > people[i].part_scores[("left", "right")[k] + "hand"] and (i, k) not in assign:
+            assign[(i, k)] = h  # same hand, seen better from its own palm ROI
+        else:
+            dropped.append(h)
+    if free and people:
+        wrists = np.array([[p.keypoints[WRISTS[0], :2], p.keypoints[WRISTS[1], :2]] for p in people])
+        open_wrists = ~found
+        for key in assign:
+            open_wrists[key] = False
+        assign.update(_mutual_nearest_rounds(wrists, open_wrists, free, hand_boxes, hand_wrists, hand_sides))
+    return assign, dropped
+
+
+def _mutual_nearest_rounds(wrists: np.ndarray, open_wrists: np.ndarray, free: list[int], hand_boxes: list,
+                           hand_wrists: np.ndarray, hand_sides: np.ndarray) -> dict[tuple[int, int], int]:
+    """DOPE's mutual-nearest pairing, repeated on what is left until no pair is added.
+
+    One round pairs a wrist and a hand only when each is the other's nearest; a hand whose
+    nearest wrist was taken by a closer hand is then free for its next wrist in the next round
+    (two people's hands side by side), instead of being left out.
+    """
+    pairs: dict[tuple[int, int], int] = {}
+    free = list(free)
+    while free and open_wrists.any():
+        sizes = np.array([grown_box_size(_box_corners(hand_boxes[h])) for h in free])
+        found = match_hands(wrists, open_wrists, hand_wrists[free], hand_sides[free], sizes)
+        if not found:
+            break
+        for key, local in found.items():
+            pairs[key] = free[local]
+            open_wrists[key] = False
+        taken = set(found.values())
+        free = [h for k, h in enumerate(free) if k not in taken]
+    return pairs
+
+
+def _box_corners(box: np.ndarray) -> np.ndarray:
+    x, y, w, h = (float(v) for v in box)
+    return np.array([[x, y], [x + w, y + h]])
+
+
+def face_matches(people: list[Person], face_boxes: list[np.ndarray], reach: float = 1.0) -> dict[int, int]:
+    """{person index: detected face index}: DOPE's head rule on each person's nose, then a second
+    round for the people and faces it left: mutual nearest nose and face centre, at most
+    ``reach`` x the face box's longer side apart.
+
+    The second round is for a body whose head points slid off the face (onto the chin or the
+    neck; on the README's group photos the nose can sit half a face below the face box): the
+    face found on its own is then that person's, and the mesh runs there instead of on the
+    neck.  One-to-one by construction.
+    """
+    if not people or not face_boxes:
+        return {}
+    noses = np.array([p.keypoints[NOSE, :2] for p in people])
+    valid = np.array([p.keypoints[NOSE, 2] > 0 for p in people])
+    pairs = match_faces(noses, valid, face_boxes)
+    people_left = [i for i in range(len(people)) if valid[i] and i not in pairs]
+    faces_left = [j for j in range(len(face_boxes)) if j not in pairs.values()]
+    if people_left and faces_left:
+        centres = np.array([np.asarray(face_boxes[j][:2]) + np.asarray(face_boxes[j][2:]) / 2.0 for j in faces_left])
+        dist = np.linalg.norm(noses[people_left][:, None, :] - centres[None, :, :], axis=2)
+        for a, b in enumerate(dist.argmin(axis=1)):
+            size = float(max(face_boxes[faces_left[b]][2:]))
+            if dist[:, b].argmin() == a and dist[a, b] <= reach * size:
+                pairs[people_left[a]] = faces_left[b]
+    return pairs
+
+
+def unclaimed_faces(faces: list, person_boxes: np.ndarray, margin: float = 0.0) -> list:
+    """The detected faces whose centre lies in no person box: where a body search should start.
+
+    Args:
+        faces: detections with a ``box`` ``[x, y, w, h]`` (e.g. ``detect.faces.DetectedFace``).
+        person_boxes: (N, 4) ``[x, y, w, h]`` person boxes in original pixels.
+        margin: grow each person box by this fraction of its size per side first.
+    Returns:
+        the faces (same objects, same order) that no person box holds.
+    """
+    boxes = np.asarray(person_boxes, dtype=np.float64).reshape(-1, 4)
+    grown = boxes + np.array([-1.0, -1.0, 2.0, 2.0]) * margin * boxes[:, [2, 3, 2, 3]]
+    out = []
+    for face in faces:
+        centre = np.asarray(face.box[:2]) + np.asarray(face.box[2:]) / 2.0
+        if not any(inside(centre, box) for box in grown):
+            out.append(face)
+    return out
+
+
+def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection of two ``[x, y, w, h]`` boxes over the smaller one's area."""
+    lo = np.maximum(a[:2], b[:2])
+    hi = np.minimum(a[:2] + a[2:], b[:2] + b[2:])
+    inter = float(np.prod(np.clip(hi - lo, 0, None)))
+    smaller = min(float(a[2] * a[3]), float(b[2] * b[3]))
+    return inter / smaller if smaller > 0 else 0.0
+
+
+def duplicates_part(box: np.ndarray, people: list[Person], part: str) -> bool:
+    """Whether ``box`` is a second view of the ``part`` of any person: IoU > DUPLICATE_IOU, or half
+    of the smaller box inside the other (a face mesh run on a too-large ROI spreads over the
+    head and shoulders, so its box is much larger than the face it duplicates)."""
+    box = np.asarray(box, dtype=np.float64)
+    for person in people:
+        other = person.part_boxes.get(part)
+        if other is not None and (box_iou(box, other) > DUPLICATE_IOU or overlap_of_smaller(box, other) > 0.5):
+            return True
+    return False
+
+
+def mesh_fits_detection(mesh_box: np.ndarray, detection_box: np.ndarray, min_iou: float = 0.3) -> bool:
+    """Whether a landmark box agrees with the detector box it came from (IoU >= ``min_iou``).
+
+    A face with no body is kept only when both models agree where it is: a face mesh that slid
+    off the detection (onto hair or an arm) still reports a high presence.
+    """
+    return box_iou(np.asarray(mesh_box, dtype=np.float64), np.asarray(detection_box, dtype=np.float64)) >= min_iou
+
+
+def part_person(part: str, points: np.ndarray, presence: float, detector_score: float, box: np.ndarray,
+                points_3d: np.ndarray | None) -> Person:
+    """A person known only by one part (``"face"``, ``"lefthand"`` or ``"righthand"``).
+
+    Its other parts' points and scores are 0; ``score`` (the body ranking) is 0 since no body
+    was seen.  The whole-body score is ``PART_ONLY_RANK`` x the detector score x the part's
+    presence x its share of the 133 points: at most 0.05 for a face, 0.016 for a hand, below
+    nearly every whole person (on the photos of the README they score 0.1-0.5), because in a
+    whole-body evaluation such an entry is at best a person with 4 of 5 parts missing, and more
+    often a second view of someone whose body entry holds that part less well.
+    """
+    keypoints = np.zeros((133, 3))
+    keypoints[PART_SLICES[part], :2] = points
+    keypoints[PART_SLICES[part], 2] = presence
+    part_scores = {p: 0.0 for p in PARTS}
+    part_scores[part] = float(presence)
+    share = PART_SIZES[part] / sum(PART_SIZES.values())
+    part_scores["wholebody"] = PART_ONLY_RANK * float(detector_score) * float(presence) * share
+    return Person(
+        keypoints=keypoints,
+        score=0.0,
+        part_scores=part_scores,
+        bbox=np.asarray(box, dtype=np.float64),
+        part_boxes={"face": None, "lefthand": None, "righthand": None} | {part: np.asarray(box, dtype=np.float64)},
+        keypoints_3d={"body": None, "face": None, "lefthand": None, "righthand": None} | {part: points_3d},
+        box_score=float(detector_score),
+    )
