@@ -93,6 +93,14 @@ MUTATIONS = [
              "torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)",
              "torch.autocast(device.type, dtype=torch.bfloat16, enabled=False)",
              ("tests/test_train_loop.py::test_bf16_autocast_step_on_cpu",)),
+    Mutation("overlay-skeleton-and-points-not-drawn", "wholebody/viz/overlay.py",
+             "    visible = keypoints[:, 2] > score_thr\n", "    return\n",
+             ("tests/test_overlay.py", "tests/test_predict_cli.py::test_video_gets_frames_track_ids_and_an_overlay_video",
+              "tests/test_predict_cli_real.py::test_default_overlay_is_drawn_at_the_people")),
+    Mutation("metrics-warn-on-valid-input", "wholebody/eval/metrics_common.py",
+             "    return np.where(visible, errors, np.nan)\n",
+             "    warnings.warn(\"spurious\", RuntimeWarning)\n    return np.where(visible, errors, np.nan)\n",
+             ("tests/test_metrics.py::test_all_visible_gives_a_number_without_warning",)),
 ]
 
 
@@ -123,6 +131,9 @@ def run_tests(repo: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
         return "error", f"timed out after {timeout:.0f} s"
     lines = [line for line in done.stdout.splitlines() if re.search(r"\d+ (passed|failed|error|skipped)", line)]
     summary = lines[-1].strip("= ") if lines else (done.stdout + done.stderr).strip()[-300:]
+    failing = [line.split()[1] for line in done.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    if failing:  # the test that caught it (pytest -ra lists it)
+        summary += f"; first failure {failing[0]}"
     if done.returncode == 0:
         return "pass", summary
     return ("fail", summary) if done.returncode == 1 else ("error", f"pytest exit {done.returncode}: {summary}")
