@@ -29,7 +29,7 @@ def test_predict_with_a_dope_checkpoint(trained, fixtures_dir, tmp_path, post):
                    "--out", str(tmp_path), "--no-overlay", "--threads", "1", "--dope-post", post])
     assert status == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    assert isinstance(results, list)
+    assert isinstance(results, list) and results, "a trained DOPE checkpoint found nobody"
     assert all(len(r["keypoints"]) == 17 * 3 and len(r["face_kpts"]) == 68 * 3 for r in results)
 
 

@@ -79,5 +79,6 @@ def test_trained_model_runs_end_to_end(sources, tmp_path, fixtures_dir):
     from wholebody.data.images import read_image
 
     people = estimator(read_image(fixtures_dir / "rhd" / "00111.png"))
+    assert people, "with th_detect 0 every selected proposal is a person: an empty list means decoding broke"
     assert all(isinstance(p, Person) and p.keypoints.shape == (133, 3) for p in people)
     assert people == sorted(people, key=lambda p: -p.score)

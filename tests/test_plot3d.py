@@ -66,4 +66,8 @@ def test_plot_is_written_atomically(fixtures_dir, tmp_path):
 def test_plot_without_3d_still_writes_a_labelled_png(tmp_path):
     pytest.importorskip("matplotlib")
     plot_person_3d(Person(keypoints=np.zeros((133, 3)), score=0.1), tmp_path / "empty.png")
-    assert (tmp_path / "empty.png").stat().st_size > 0
+    with Image.open(tmp_path / "empty.png") as image:
+        assert image.format == "PNG"
+        grey = np.asarray(image.convert("L"))
+    assert (grey < 128).mean() > 0.0005  # axes and labels are drawn
+    assert (grey.std() > 5) and (np.asarray(grey) > 200).mean() > 0.5  # ... on a mostly light, otherwise empty canvas

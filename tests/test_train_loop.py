@@ -40,9 +40,30 @@ def test_resume_continues_exactly_where_the_run_stopped(cocowb, tmp_path):
     assert resumed.steps == 3
 
 
-def test_bf16_autocast_step_on_cpu(cocowb, tmp_path):
-    result = train(config(cocowb, tmp_path / "amp", max_steps=1, amp=True))
+def _first_conv_output_dtypes(monkeypatch) -> list[torch.dtype]:
+    """Make train() record the dtype of its model's first convolution output on every forward."""
+    import wholebody.train.loop as loop
+
+    seen: list[torch.dtype] = []
+    build = loop.build_model
+
+    def recording_build(*args, **kwargs):
+        model = build(*args, **kwargs)
+        conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+        conv.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+        return model
+
+    monkeypatch.setattr(loop, "build_model", recording_build)
+    return seen
+
+
+@pytest.mark.parametrize("amp, dtype", [(True, torch.bfloat16), (False, torch.float32)])
+def test_bf16_autocast_step_on_cpu(cocowb, tmp_path, monkeypatch, amp, dtype):
+    """amp=True really runs the convolutions in bf16 on CPU (and amp=False in float32)."""
+    seen = _first_conv_output_dtypes(monkeypatch)
+    result = train(config(cocowb, tmp_path / "amp", max_steps=1, amp=amp))
     assert len(result.losses) == 1 and 0 < result.losses[0] < 1
+    assert seen and set(seen) == {dtype}
 
 
 def test_foreign_or_damaged_checkpoints_are_refused(cocowb, tmp_path):
