@@ -56,12 +56,13 @@ def load_checkpoint(path: str | os.PathLike, architecture: str | None = None, ma
         raise CheckpointError(path, "no such checkpoint file")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        # weights_only refuses any pickle that names a function or class outside the allow-list.
-        raise CheckpointError(path, "refused: the file holds Python objects other than tensors and plain values "
-                                    f"(loading it could run code); {_refused_global(err)}") from err
-    except Exception as err:  # torch raises many types for truncated / foreign files
-        raise CheckpointError(path, f"cannot read checkpoint ({type(err).__name__}: {_first_line(err)})") from err
+    except Exception as err:  # torch raises many types for truncated / foreign / unsafe files
+        reason = _torch_reason(err)
+        if isinstance(err, pickle.UnpicklingError) and "global" in reason.lower():
+            # weights_only refuses any pickle that names a function or class outside its allow-list.
+            raise CheckpointError(path, "refused: the file holds Python objects other than tensors and plain "
+                                        f"values (loading it could run code); {reason}") from err
+        raise CheckpointError(path, f"cannot read checkpoint ({type(err).__name__}: {reason})") from err
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(path, "not a wholebody checkpoint (no 'format': 'wholebody-checkpoint' entry)")
     version = state.get("format_version")
@@ -100,13 +101,16 @@ def model_from_state(state: dict, path: str | os.PathLike, device: str = "cpu") 
     return model.to(device).eval()
 
 
+
 def _first_line(err: BaseException) -> str:
-    """torch's unpickling errors run to a page of advice; the first line says what was refused."""
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def _refused_global(err: BaseException) -> str:
-    """The line of torch's weights-only error that names what was refused (e.g. ``posix.system``)."""
-    lines = [line.strip() for line in str(err).splitlines() if "GLOBAL" in line or "Unsupported" in line]
-    return lines[0] if lines else _first_line(err)
+def _torch_reason(err: BaseException) -> str:
+    """The informative line of a torch.load error: its weights-only errors wrap the reason
+    (``Unsupported GLOBAL posix.system ...``, ``Unsupported operand 120``) in a page of advice."""
+    advice = ("Weights only load failed", "Check the documentation", "In PyTorch", "Re-running")
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(advice)]
+    return (useful or lines or [type(err).__name__])[0]
