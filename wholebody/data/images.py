@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat as stat_module
 import warnings
 from pathlib import Path
@@ -68,8 +69,10 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         raise ImageError(path, f"permission denied ({err.strerror})") from err
     except UnidentifiedImageError as err:
         raise ImageError(path, _why_unidentified(path)) from err
-    except Image.DecompressionBombError as err:
-        raise ImageError(path, f"image is above the limit of {max_pixels / 1e6:.0f} Mpx") from err
+    except Image.DecompressionBombError as err:  # Pillow's guard fired first: same message as ours
+        size = re.search(r"\((\d+) pixels\)", str(err))
+        pixels = f"{int(size.group(1)) / 1e6:.0f} Mpx, " if size else ""
+        raise ImageError(path, f"image is {pixels}above the limit of {max_pixels / 1e6:.0f} Mpx") from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         # Pillow reports truncated / corrupt data as OSError ("image file is truncated"),
         # SyntaxError (broken headers of some formats) or ValueError / EOFError.
