@@ -180,7 +180,7 @@ def tiny_filesystem(tmp_path):
     try:
         yield mount_point
     finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
+        subprocess.run(["umount", "--lazy", str(mount_point)], check=False)  # lazy: even if a file is still open
 
 
 def test_full_disk_for_real(tmp_path, tiny_filesystem, fake_predict, capsys):
