@@ -206,3 +206,24 @@ def test_a_failed_overlay_write_does_not_fail_the_image(tmp_path, fake_predict, 
     assert "2 images, 0 videos (0 frames), 4 people, 0 failed, 1 overlays/plots not written" in captured.out
     images = {r["file_name"]: r for r in orjson.loads((out / "images.json").read_bytes())}
     assert "error" not in images["img00.png"] and images["img00.png"]["num_people"] == 2
+
+
+def test_full_disk_while_finishing_leaves_all_three_files_as_they_were(tmp_path, fake_predict, monkeypatch, capsys):
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    _people_images(inputs, 2)
+    out.mkdir()
+    earlier = {"results.json": "[]", "results_3d.json": "{}", "images.json": "[1]"}
+    for name, text in earlier.items():
+        (out / name).write_text(text)
+    calls = []
+
+    def third_file_does_not_fit(fd):  # results.json and results_3d.json fit, images.json does not
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", third_file_does_not_fit)
+    assert fake_predict(inputs, "--out", out, "--no-overlay") == 1
+    assert f"{out / 'images.json'}: no space left on device" in capsys.readouterr().err
+    assert {name: (out / name).read_text() for name in earlier} == earlier  # not a mix of two runs
+    assert _temporaries(out) == []

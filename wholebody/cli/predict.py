@@ -238,8 +238,9 @@ def _run_locked(args: argparse.Namespace, items) -> int:
             return 1
         except KeyboardInterrupt as interrupt:
             outputs.abort()
-            print(f"wholebody predict: {interrupt_name(interrupt)}; no results written (earlier results in "
-                  f"{args.out} are kept)", file=sys.stderr)
+            outcome = (f"results written to {args.out}" if outputs.committed else
+                       f"no results written (earlier results in {args.out} are kept)")
+            print(f"wholebody predict: {interrupt_name(interrupt)}; {outcome}", file=sys.stderr)
             return interrupt_status(interrupt)
         except BaseException:
             outputs.abort()

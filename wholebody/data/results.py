@@ -93,6 +93,7 @@ class JsonListWriter(AtomicOutput):
         self._handle: IO[bytes] = self._context.__enter__()
         self._handle.write(prefix + b"[")
         self._suffix = suffix
+        self._finished = False
         self.count = 0
 
     def append(self, item: Any) -> None:
@@ -103,12 +104,22 @@ class JsonListWriter(AtomicOutput):
             raise OutputError.from_os_error(str(self.path), err) from err
         self.count += 1
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """Write the end of the list and force everything to disk, without replacing ``path``
+        yet: what can fail for lack of space fails here, so several files can be finished
+        first and then all replaced (:meth:`close`) in quick succession."""
+        if self._finished:
+            return
         try:
             self._handle.write(b"\n]" + self._suffix + b"\n")
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
         except OSError as err:
-            self.abort()
             raise OutputError.from_os_error(str(self.path), err) from err
+        self._finished = True
+
+    def close(self) -> None:
+        self.finish()
         self._context.__exit__(None, None, None)
 
     def abort(self) -> None:

@@ -63,6 +63,10 @@ class OutputFolderLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as err:
                 os.close(fd)
+                if err.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):  # some network file systems
+                    log.warning("%s: file locks are not supported here; concurrent runs into this folder "
+                                "are not detected", self.folder)
+                    return
                 if err.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 raise OutputFolderBusy(f"{self.folder}: another wholebody run (process {self._owner()}) is writing "

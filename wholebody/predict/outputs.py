@@ -60,6 +60,7 @@ class PredictionOutputs:
         self.out_dir = Path(out_dir)
         self.tasks, self.overlay, self.plot3d, self.score_thr = tasks, overlay, plot3d, score_thr
         self.manifest = manifest
+        self.committed = False  # True once the JSON files are in place
         self.people_written = 0
         self._writers = []
         try:
@@ -124,10 +125,14 @@ class PredictionOutputs:
         return OverlayVideo(path if self.overlay else None, fps, self.score_thr, on_error, self._wrote)
 
     def close(self) -> None:
-        """Finish the background writes, then move the JSON files into place."""
+        """Finish the background writes, then move the JSON files into place: all three are
+        written to disk first, so a full disk leaves all three as they were, not a mix."""
         self.tasks.wait()
         for writer in self._writers:
+            writer.finish()
+        for writer in self._writers:
             writer.close()
+        self.committed = True
         if self.manifest is not None:
             self.manifest.finish()
 
