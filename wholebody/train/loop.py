@@ -30,6 +30,7 @@ import orjson
 import torch
 import torch.distributed as dist
 
+from wholebody.data.errors import OutputError
 from wholebody.models.registry import build_model
 from wholebody.train.checkpoint import load_checkpoint, save_checkpoint
 from wholebody.train.dataset import TopDownDataset, collate, load_training_set
@@ -207,8 +208,11 @@ def train(config: TrainConfig) -> TrainResult:
 
     def write_log(record: dict) -> None:
         if rank == 0:
-            with open(out / "log.jsonl", "ab") as f:
-                f.write(orjson.dumps(record) + b"\n")
+            try:
+                with open(out / "log.jsonl", "ab") as f:
+                    f.write(orjson.dumps(record) + b"\n")
+            except OSError as err:  # a full disk: "OUT/log.jsonl: no space left on device", not a traceback
+                raise OutputError.from_os_error(str(out / "log.jsonl"), err) from err
 
     while epoch < config.epochs:
         dataset.set_epoch(epoch)
