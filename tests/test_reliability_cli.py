@@ -48,3 +48,17 @@ def test_eval_names_the_stats_file_that_did_not_fit(fixtures_dir, tmp_path, monk
     assert main(["eval", str(gt), str(tmp_path / "res.json"), "--json", str(stats)]) == 1
     assert capsys.readouterr().err == f"wholebody eval: {stats}: no space left on device\n"
     assert not stats.exists() and list(tmp_path.iterdir()) == [tmp_path / "res.json"]
+
+
+def test_signals_held_delays_an_interrupt_to_the_end_of_the_block():
+    from wholebody.data.atomic import signals_held
+
+    steps = []
+    with pytest.raises(Terminated):
+        with terminate_as_interrupt():
+            with signals_held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.2)
+                steps.append("renamed all")  # not cut short by the signal
+            time.sleep(5)
+    assert steps == ["renamed all"]

@@ -11,7 +11,9 @@ which is how a later run recognises the debris of a killed one.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
@@ -73,3 +75,19 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold back SIGINT and SIGTERM (POSIX, main thread) until the block ends, e.g. while several
+    finished files are renamed into place, so an interrupt cannot leave a mix of old and new
+    files; a signal that arrives meanwhile takes effect right after the block."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from wholebody.data.atomic import signals_held
 from wholebody.data.images import write_image
 from wholebody.data.results import JsonListWriter, open_results_3d, person_to_result, person_to_result_3d
 from wholebody.data.video import VideoWriter
@@ -130,9 +131,10 @@ class PredictionOutputs:
         self.tasks.wait()
         for writer in self._writers:
             writer.finish()
-        for writer in self._writers:
-            writer.close()
-        self.committed = True
+        with signals_held():  # the three renames: all or (if one fails) none, never a signal between
+            for writer in self._writers:
+                writer.close()
+            self.committed = True
         if self.manifest is not None:
             self.manifest.finish()
 
