@@ -10,16 +10,17 @@ import signal
 import time
 
 import pytest
+from pathlib import Path
 
 import wholebody.eval.cocoeval as cocoeval
 from wholebody.cli.main import main
-from wholebody.cli.signals import Terminated, terminate_as_interrupt
+from wholebody.data.interrupts import Terminated, interrupts_as_exceptions
 
 
 def test_sigterm_raises_an_interrupt_inside_the_block_only():
     previous = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Terminated):
-        with terminate_as_interrupt():
+        with interrupts_as_exceptions():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)  # the handler raises as soon as the signal is delivered
     assert signal.getsignal(signal.SIGTERM) is previous
@@ -50,15 +51,42 @@ def test_eval_names_the_stats_file_that_did_not_fit(fixtures_dir, tmp_path, monk
     assert not stats.exists() and list(tmp_path.iterdir()) == [tmp_path / "res.json"]
 
 
-def test_signals_held_delays_an_interrupt_to_the_end_of_the_block():
-    from wholebody.data.atomic import signals_held
+def test_interrupts_held_delays_an_interrupt_to_the_end_of_the_block():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wholebody.data.interrupts import interrupts_held
 
     steps = []
-    with pytest.raises(Terminated):
-        with terminate_as_interrupt():
-            with signals_held():
+    # With worker threads alive (as in predict) the kernel may hand the signal to any of them.
+    with ThreadPoolExecutor(2) as workers, pytest.raises(Terminated):
+        busy = [workers.submit(time.sleep, 1.0) for _ in range(2)]
+        with interrupts_as_exceptions():
+            with interrupts_held():
                 os.kill(os.getpid(), signal.SIGTERM)
                 time.sleep(0.2)
                 steps.append("renamed all")  # not cut short by the signal
-            time.sleep(5)
-    assert steps == ["renamed all"]
+            steps.append("after the block")  # never reached: the held interrupt is raised first
+    assert steps == ["renamed all"] and all(f.done() for f in busy)
+
+
+def test_an_export_that_fails_leaves_no_file(tmp_path, monkeypatch, capsys):
+    import torch
+
+    import wholebody.models.export as export
+    from wholebody.models.registry import build_model
+    from wholebody.train.checkpoint import save_checkpoint
+
+    model = build_model("zoomnet", tiny=True, input_size=(64, 48))
+    save_checkpoint(tmp_path / "m.pt", {"architecture": "zoomnet", "config": model.config.to_dict(),
+                                        "model": model.state_dict()})
+
+    def half_written_then_full(model, path, opset=17):
+        Path(path).write_bytes(b"half an onnx graph")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(export, "export_onnx", half_written_then_full)
+    onnx = tmp_path / "m.onnx"
+    assert main(["export", "--model", str(tmp_path / "m.pt"), "--onnx", str(onnx)]) == 1
+    assert capsys.readouterr().err == f"wholebody export: {onnx}: no space left on device\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+    torch.set_num_threads(1)

@@ -17,7 +17,7 @@ import torch
 
 import wholebody.train.loop as loop
 from wholebody.cli.main import main
-from wholebody.cli.signals import Terminated
+from wholebody.data.interrupts import Terminated
 from wholebody.train.checkpoint import load_checkpoint
 from wholebody.train.dataset import load_training_set
 from wholebody.train.loop import TrainConfig, train

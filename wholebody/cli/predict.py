@@ -151,7 +151,7 @@ def _plan(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from wholebody.cli.signals import terminate_as_interrupt
+    from wholebody.data.interrupts import interrupts_as_exceptions
     from wholebody.predict.outdir import OutputFolderBusy, OutputFolderLock
 
     problem = _check_usage(args)
@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         return _usage_error(f"cannot write to --out {args.out}: {err}")
     try:
-        with terminate_as_interrupt():
+        with interrupts_as_exceptions():
             return _run_locked(args, items)
     finally:
         lock.release()
@@ -180,7 +180,7 @@ def _run_locked(args: argparse.Namespace, items) -> int:
     """The run proper, with the output folder locked and SIGTERM raising an interrupt."""
     from tqdm import tqdm
 
-    from wholebody.cli.signals import interrupt_name, interrupt_status
+    from wholebody.data.interrupts import interrupt_name, interrupt_status
     from wholebody.data.errors import OutputError
     from wholebody.predict.background import BackgroundTasks
     from wholebody.predict.outdir import OutputManifest, remove_stale_temporaries

@@ -76,10 +76,10 @@ def fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wholebody.cli.signals import interrupt_name, interrupt_status, terminate_as_interrupt
+    from wholebody.data.interrupts import interrupt_name, interrupt_status, interrupts_as_exceptions
 
     try:
-        with terminate_as_interrupt():
+        with interrupts_as_exceptions():
             return _run(args)
     except KeyboardInterrupt as interrupt:
         print(f"wholebody train: {interrupt_name(interrupt)}; {_resume_hint(args)}", file=sys.stderr)

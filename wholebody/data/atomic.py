@@ -11,9 +11,7 @@ which is how a later run recognises the debris of a killed one.
 from __future__ import annotations
 
 import os
-import signal
 import tempfile
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
@@ -68,6 +66,34 @@ class AtomicOutput:
             self.abort()
 
 
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path for writers that need a file name (``torch.onnx.export``): it replaces
+    ``path`` only if the block finishes without error, and is removed otherwise."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as err:
+        raise OutputError.from_os_error(path, err) from err
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OutputError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError.from_os_error(path, err) from err
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_open(path, "wb") as handle:
         handle.write(data)
@@ -76,18 +102,3 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
-
-@contextmanager
-def signals_held() -> Iterator[None]:
-    """Hold back SIGINT and SIGTERM (POSIX, main thread) until the block ends, e.g. while several
-    finished files are renamed into place, so an interrupt cannot leave a mix of old and new
-    files; a signal that arrives meanwhile takes effect right after the block."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from wholebody.data.atomic import signals_held
+from wholebody.data.interrupts import interrupts_held
 from wholebody.data.images import write_image
 from wholebody.data.results import JsonListWriter, open_results_3d, person_to_result, person_to_result_3d
 from wholebody.data.video import VideoWriter
@@ -131,7 +131,7 @@ class PredictionOutputs:
         self.tasks.wait()
         for writer in self._writers:
             writer.finish()
-        with signals_held():  # the three renames: all or (if one fails) none, never a signal between
+        with interrupts_held():  # the three renames: all or (if one fails) none, never a signal between
             for writer in self._writers:
                 writer.close()
             self.committed = True
