@@ -227,3 +227,12 @@ def test_full_disk_while_finishing_leaves_all_three_files_as_they_were(tmp_path,
     assert f"{out / 'images.json'}: no space left on device" in capsys.readouterr().err
     assert {name: (out / name).read_text() for name in earlier} == earlier  # not a mix of two runs
     assert _temporaries(out) == []
+
+
+def test_plots_of_earlier_runs_are_removed_too(tmp_path, fake_predict):
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    paths = _people_images(inputs, 2, people=1)
+    assert fake_predict(inputs, "--out", out, "--plot3d") == 0
+    assert sorted(p.name for p in (out / "plots3d").iterdir()) == ["img00_person0.png", "img01_person0.png"]
+    assert fake_predict(paths[0], "--out", out, "--plot3d") == 0
+    assert sorted(p.name for p in (out / "plots3d").iterdir()) == ["img00_person0.png"]

@@ -10,10 +10,11 @@
   (``.results.json.<8 random>.tmp`` ... and, under ``overlays/`` and ``plots3d/``,
   ``.<name>.png.<8 random>.tmp`` or ``.<name>.<8 random>.mp4``).
 * **Manifest.**  ``DIR/.wholebody-outputs.json`` lists the overlay and plot files wholebody wrote
-  there.  :class:`OutputManifest` records the files a run is about to write before it writes them
-  (so even a killed run's files are known), and when a run finishes it deletes the listed files
-  it did not write again, so ``overlays/`` matches ``results.json``.  Files not in the manifest
-  (the user's own) are never touched.
+  there.  :class:`OutputManifest` records the overlays a run will write before it starts (so even
+  a killed run's overlays are known) and the plots it wrote when it ends or is interrupted (their
+  number is not known in advance; ``kill -9`` leaves that run's new plots unlisted).  When a run
+  finishes it deletes the listed files it did not write again, so ``overlays/`` matches
+  ``results.json``.  Files not in the manifest (the user's own) are never touched.
 """
 
 from __future__ import annotations
@@ -187,6 +188,15 @@ class OutputManifest:
         if removed:
             log.info("removed %d overlay/plot files of earlier runs from %s", len(removed), self.folder)
         return removed
+
+    def keep_track(self) -> None:
+        """The run was stopped: list what it wrote (e.g. plots) so that a later run can remove it."""
+        if self.written - self.known:
+            self.known |= self.written
+            try:
+                self._save(self.known)
+            except OSError as err:  # a full disk: the files stay, unlisted
+                log.warning("%s", err)
 
     def _save(self, files: set[str]) -> None:
         atomic_write_bytes(self.path, orjson.dumps({"files": sorted(files)}, option=orjson.OPT_INDENT_2))

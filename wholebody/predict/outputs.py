@@ -15,8 +15,8 @@ Layout of ``DIR``:
 The three JSON files are streamed into temporary files and renamed into place only when the
 run ends normally; after a crash or Ctrl-C, earlier outputs are left as they were.  Overlays
 and plots are written in the background, each one atomically.  With a ``manifest``
-(:class:`wholebody.predict.outdir.OutputManifest`) every overlay and plot is recorded before it
-is written, and closing the outputs deletes the overlays and plots of earlier runs that this
+(:class:`wholebody.predict.outdir.OutputManifest`) every overlay is recorded before it is
+written and every plot once written, and closing the outputs deletes the overlays and plots of earlier runs that this
 run did not write again, so ``overlays/`` matches ``results.json``.
 """
 
@@ -97,7 +97,6 @@ class PredictionOutputs:
                 if any(v is not None for v in person.keypoints_3d.values()):
                     path = self.out_dir / "plots3d" / f"{item.output_stem}_person{k}.png"
                     title = f"{item.source.name}, person {k} (metres, camera axes)"
-                    self._expect([path])
                     self.tasks.submit(str(path), _write_plot, path, person, title, self.score_thr, self._wrote)
 
     def overlay_path(self, item: WorkItem) -> Path:
@@ -142,6 +141,8 @@ class PredictionOutputs:
         """Drop the unfinished JSON files (earlier outputs stay as they were)."""
         for writer in self._writers:
             writer.abort()
+        if self.manifest is not None:
+            self.manifest.keep_track()
 
 
 class OverlayVideo:
