@@ -16,8 +16,8 @@ The three JSON files are streamed into temporary files and renamed into place on
 run ends normally; after a crash or Ctrl-C, earlier outputs are left as they were.  Overlays
 and plots are written in the background, each one atomically.  With a ``manifest``
 (:class:`wholebody.predict.outdir.OutputManifest`) every overlay is recorded before it is
-written and every plot once written, and closing the outputs deletes the overlays and plots of earlier runs that this
-run did not write again, so ``overlays/`` matches ``results.json``.
+written and every plot once written, and closing the outputs deletes the overlays and plots of
+earlier runs that this run did not write again, so ``overlays/`` matches ``results.json``.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class PredictionOutputs:
         self.tasks.wait()
         for writer in self._writers:
             writer.finish()
-        with interrupts_held():  # the three renames: all or (if one fails) none, never a signal between
+        with interrupts_held():  # Ctrl-C / SIGTERM wait until all three are renamed
             for writer in self._writers:
                 writer.close()
             self.committed = True
