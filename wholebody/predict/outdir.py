@@ -55,9 +55,13 @@ class OutputFolderLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        import fcntl  # POSIX; imported here so that importing this module works everywhere
-
         self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl  # POSIX only
+        except ImportError:
+            log.warning("%s: no file locks on this platform; concurrent runs into this folder are not detected",
+                        self.folder)
+            return
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
