@@ -90,3 +90,24 @@ def test_an_export_that_fails_leaves_no_file(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == f"wholebody export: {onnx}: no space left on device\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
     torch.set_num_threads(1)
+
+
+def test_a_dope_export_that_fails_leaves_no_file(tmp_path, monkeypatch, capsys):
+    import wholebody.models.dope_export as dope_export
+    from wholebody.models.dope import dope_tiny
+    from wholebody.train.checkpoint import save_checkpoint
+
+    model = dope_tiny("wholebody", width=8)
+    save_checkpoint(tmp_path / "d.pt", {"architecture": "dope", "config": model.config.to_dict(),
+                                        "model": model.state_dict()})
+
+    def first_graph_then_full(model, path, opset=17):
+        Path(f"{Path(path).with_suffix('')}.rpn.onnx").write_bytes(b"a whole graph")
+        Path(f"{Path(path).with_suffix('')}.heads.onnx").write_bytes(b"half a graph")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(dope_export, "export_dope_onnx", first_graph_then_full)
+    onnx = tmp_path / "d.onnx"
+    assert main(["export", "--model", str(tmp_path / "d.pt"), "--onnx", str(onnx)]) == 1
+    assert capsys.readouterr().err == f"wholebody export: {onnx}: no space left on device\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.pt"]
