@@ -224,14 +224,14 @@ def test_wholebody_budget_names_the_part_that_limits_ap():
     np.testing.assert_array_equal(fixed.keypoints[:, PART_SLICES["righthand"]], before[:, PART_SLICES["righthand"]])
 
 
-def test_cli_reports_bad_input(tmp_path, caplog):
+def test_cli_reports_bad_input(tmp_path, capsys):
     from wholebody.cli.main import main
 
     missing = tmp_path / "nope.json"
-    assert main(["analyze", str(missing), str(missing), "--out", str(tmp_path / "o")]) == 1
-    assert f"{missing}: cannot read file" in caplog.text
+    assert main(["analyze", str(missing), str(missing), "--out", str(tmp_path / "o")]) == 2  # as `eval`
+    assert f"wholebody analyze: {missing}: cannot read file" in capsys.readouterr().err
     assert main(["analyze", str(missing), str(missing), "--out", str(tmp_path / "o"), "--pr-oks", "0.72"]) == 2
-    assert "--pr-oks must be one of" in caplog.text
+    assert "wholebody analyze: --pr-oks must be one of" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 

@@ -7,12 +7,15 @@ and false negatives, then re-evaluates after fixing each error type cumulatively
 --pr-oks) and ``pr_all.png`` (all parts), and prints a table of AP at --pr-oks per step.
 With the whole body among the parts it also reports the error budget of
 ``wholebody.eval.analysis_budget``: whole-body AP with perfect body, face or hands.
+
+Exit status (as ``wholebody eval``): 0 on success, 2 for a usage error or an unusable input
+file, 1 when an output cannot be written; errors are one ``wholebody analyze: ...`` line.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +26,6 @@ from wholebody.data.errors import WholebodyError
 from wholebody.eval.accumulate import IOU_THRESHOLDS
 from wholebody.schema import EVAL_PARTS
 
-log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,17 +55,13 @@ def _table(analyses, pr_oks: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from wholebody.data.keypoint_files import load_keypoint_ground_truth, load_keypoint_results, restrict_to_scored
-    from wholebody.eval.analysis import GOOD_KS, JITTER_KS
     from wholebody.eval.analysis_budget import wholebody_budget
     from wholebody.eval.analysis_fixes import analyze
-    from wholebody.viz.pr_plots import write_overview, write_part_plot
 
     if not 0 < args.match_oks < 1:
-        log.error("--match-oks must be between 0 and 1, got %s", args.match_oks)
-        return 2
+        return _fail(f"--match-oks must be between 0 and 1, got {args.match_oks}", 2)
     if not np.isclose(IOU_THRESHOLDS, args.pr_oks).any():
-        log.error("--pr-oks must be one of %s, got %s", ", ".join(f"{t:.2f}" for t in IOU_THRESHOLDS), args.pr_oks)
-        return 2
+        return _fail(f"--pr-oks must be one of {', '.join(f'{t:.2f}' for t in IOU_THRESHOLDS)}, got {args.pr_oks}", 2)
     try:
         gt = load_keypoint_ground_truth(args.gt, layout=args.layout)
         gt, res = restrict_to_scored(gt, load_keypoint_results(args.results, gt))
@@ -72,8 +70,22 @@ def run(args: argparse.Namespace) -> int:
         # the budget's part groups are COCO-WholeBody's
         budget = wholebody_budget(gt, res, args.match_oks) if "wholebody" in parts and gt.format.num_keypoints == 133 else None
     except (WholebodyError, ValueError) as err:
-        log.error("%s", err)
-        return 1
+        return _fail(str(err), 2)
+    try:
+        return _write(args, analyses, budget)
+    except OSError as err:  # OutputError names the file; a plot library's OSError may not
+        return _fail(str(err), 1)
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"wholebody analyze: {message}", file=sys.stderr)
+    return status
+
+
+def _write(args: argparse.Namespace, analyses: dict, budget: dict | None) -> int:
+    from wholebody.eval.analysis import GOOD_KS, JITTER_KS
+    from wholebody.viz.pr_plots import write_overview, write_part_plot
+
     out = Path(args.out)
     summary = {
         "ground_truth": str(args.gt),

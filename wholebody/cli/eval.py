@@ -62,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         try:
             atomic_write_bytes(args.json, orjson.dumps(evaluation.stats, option=orjson.OPT_INDENT_2) + b"\n")
-        except OSError as err:
-            print(f"wholebody eval: cannot write {args.json}: {err}", file=sys.stderr)
+        except OSError as err:  # OutputError: "PATH: no space left on device" ...
+            print(f"wholebody eval: {err if isinstance(err, WholebodyError) else f'{args.json}: {err}'}",
+                  file=sys.stderr)
             return 1
         log.info("stats written to %s", args.json)
     return 0

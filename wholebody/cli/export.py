@@ -39,6 +39,8 @@ def max_difference(model, onnx_path: str, batch: int = 3) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    from wholebody.data.atomic import atomic_path
+    from wholebody.data.errors import OutputError
     from wholebody.models.export import export_onnx
     from wholebody.train.checkpoint import load_checkpoint, load_model
 
@@ -57,7 +59,12 @@ def run(args: argparse.Namespace) -> int:
     except WholebodyError as err:
         print(f"wholebody export: {err}", file=sys.stderr)
         return 1
-    names = export_onnx(model, args.onnx, opset=args.opset)
+    try:
+        with atomic_path(args.onnx) as partial:  # a failed or interrupted export leaves no half file
+            names = export_onnx(model, partial, opset=args.opset)
+    except OutputError as err:
+        print(f"wholebody export: {err}", file=sys.stderr)
+        return 1
     print(f"wrote {args.onnx}: {model.architecture}, input images (N, 3, {model.config.input_size[0]}, "
           f"{model.config.input_size[1]}) RGB 0..255, outputs {', '.join(names)}")
     if args.check:

@@ -55,4 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         build_parser().print_help()
         return 2
-    return int(args._run(args) or 0)
+    from wholebody.data.interrupts import interrupt_name, interrupt_status, interrupts_as_exceptions
+
+    # Every verb: SIGTERM is an interrupt (its cleanup runs), and an interrupt the verb did not
+    # handle itself ends with one line and the shell's status (130 / 143), not a traceback.
+    try:
+        with interrupts_as_exceptions():
+            return int(args._run(args) or 0)
+    except KeyboardInterrupt as interrupt:
+        print(f"wholebody {args.verb}: {interrupt_name(interrupt)}", file=sys.stderr)
+        return interrupt_status(interrupt)

@@ -151,11 +151,8 @@ def _plan(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from wholebody.predict.background import BackgroundTasks
-    from wholebody.predict.outputs import PredictionOutputs
-    from wholebody.predict.runner import EstimatorUnavailable, PredictRun, RunOptions
+    from wholebody.data.interrupts import interrupts_as_exceptions
+    from wholebody.predict.outdir import OutputFolderBusy, OutputFolderLock
 
     problem = _check_usage(args)
     if problem:
@@ -164,8 +161,35 @@ def run(args: argparse.Namespace) -> int:
         items = _plan(args)
     except WholebodyError as err:
         return _usage_error(str(err))
+    lock = OutputFolderLock(args.out)
+    try:
+        lock.acquire()
+    except OutputFolderBusy as err:
+        print(f"wholebody predict: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        return _usage_error(f"cannot write to --out {args.out}: {err}")
+    try:
+        with interrupts_as_exceptions():
+            return _run_locked(args, items)
+    finally:
+        lock.release()
+
+
+def _run_locked(args: argparse.Namespace, items) -> int:
+    """The run proper, with the output folder locked and SIGTERM raising an interrupt."""
+    from tqdm import tqdm
+
+    from wholebody.data.interrupts import interrupt_name, interrupt_status
+    from wholebody.data.errors import OutputError
+    from wholebody.predict.background import BackgroundTasks
+    from wholebody.predict.outdir import OutputManifest, remove_stale_temporaries
+    from wholebody.predict.outputs import PredictionOutputs
+    from wholebody.predict.runner import EstimatorUnavailable, PredictRun, RunOptions
+
     started = time.perf_counter()
     progress = not args.quiet and sys.stderr.isatty()
+    remove_stale_temporaries(args.out)
 
     def report(where: str, reason: str) -> None:
         tqdm.write(f"{where}: {reason}", file=sys.stderr)
@@ -180,14 +204,21 @@ def run(args: argparse.Namespace) -> int:
     write_failures: list[str] = []
 
     def write_failed(label: str, err: BaseException) -> None:
-        report(label, f"write failed: {type(err).__name__}: {err}")
+        reason = err.reason if isinstance(err, OutputError) else f"{type(err).__name__}: {err}"
+        report(label, f"write failed: {reason}")
         write_failures.append(label)
 
     with ThreadPoolExecutor(args.threads, thread_name_prefix="write") as write_pool:
         tasks = BackgroundTasks(write_pool, 2 * args.threads, write_failed)
         try:
+            manifest = OutputManifest(args.out)
             outputs = PredictionOutputs(args.out, tasks, overlay=not args.no_overlay, plot3d=args.plot3d,
-                                        score_thr=args.score_thr)
+                                        score_thr=args.score_thr, manifest=manifest)
+            if outputs.overlay:
+                manifest.expect(outputs.overlay_path(item) for item in items)
+        except OutputError as err:
+            print(f"wholebody predict: {err}", file=sys.stderr)
+            return 1
         except OSError as err:
             return _usage_error(f"cannot write to --out {args.out}: {err}")
         choices = dict(model_path=args.model, detector=args.detector, face=args.face, dope_post=args.dope_post,
@@ -201,17 +232,26 @@ def run(args: argparse.Namespace) -> int:
             outputs.abort()
             print(f"wholebody predict: {err}", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:
+        except OutputError as err:  # a full disk, a read-only folder: earlier outputs are kept
             outputs.abort()
-            print("wholebody predict: interrupted; no results written", file=sys.stderr)
-            return 130
+            print(f"wholebody predict: {err}; earlier results in {args.out} are kept", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt as interrupt:
+            outputs.abort()
+            outcome = (f"results written to {args.out}" if outputs.committed else
+                       f"no results written (earlier results in {args.out} are kept)")
+            print(f"wholebody predict: {interrupt_name(interrupt)}; {outcome}", file=sys.stderr)
+            return interrupt_status(interrupt)
         except BaseException:
             outputs.abort()
             raise
-    failed = len(summary.failed) + len(write_failures)
     if not args.quiet:
         seconds = time.perf_counter() - started
         done = summary.images + summary.frames
+        not_written = f", {len(write_failures)} overlays/plots not written" if write_failures else ""
         print(f"{summary.images} images, {summary.videos} videos ({summary.frames} frames), {summary.people} people, "
-              f"{failed} failed, {seconds:.1f} s ({done / max(seconds, 1e-9):.1f} images/s) -> {args.out}")
-    return 1 if failed else 0
+              f"{len(summary.failed)} failed{not_written}, {seconds:.1f} s "
+              f"({done / max(seconds, 1e-9):.1f} images/s) -> {args.out}")
+    # An image whose overlay could not be written still has its results: it is not a failed
+    # input, but the run did not produce everything asked for, so the status is still 1.
+    return 1 if summary.failed or write_failures else 0

@@ -6,6 +6,8 @@ Writes under --out: last.pt (checkpoint, rewritten atomically), log.jsonl (loss,
 evaluation AP per part, and a final summary with the count of skipped bad records / images).
 Multi-GPU: `torchrun --nproc_per_node=N -m wholebody train ...` (batch size is per process).
 Exit status: 0 on success, 1 when the data or a checkpoint cannot be used (message on stderr).
+Ctrl-C or SIGTERM stops training with one line saying which checkpoint to resume from and how
+(exit status 130 / 143); checkpoints are only ever replaced whole, so the last one is intact.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from wholebody.data.errors import WholebodyError
 
@@ -75,6 +78,27 @@ def fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
+    from wholebody.data.interrupts import interrupt_name, interrupt_status, interrupts_as_exceptions
+
+    try:
+        with interrupts_as_exceptions():
+            return _run(args)
+    except KeyboardInterrupt as interrupt:
+        print(f"wholebody train: {interrupt_name(interrupt)}; {_resume_hint(args)}", file=sys.stderr)
+        return interrupt_status(interrupt)
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    """Where the last checkpoint is and the command that continues from it."""
+    checkpoint = Path(args.out) / "last.pt"
+    if not checkpoint.is_file():
+        if not args.resume:
+            return f"no checkpoint was written yet to {args.out}; run the same command again to start over"
+        checkpoint = Path(args.resume)
+    return f"last checkpoint: {checkpoint}; to continue, run the same command with --resume {checkpoint}"
+
+
+def _run(args: argparse.Namespace) -> int:
     fill_defaults(args)
     if args.architecture == "dope":
         from wholebody.cli.train_dope import run_dope

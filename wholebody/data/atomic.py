@@ -2,6 +2,10 @@
 
 The data goes to a temporary file in the target's folder, is flushed to disk, then renamed
 over the target with ``os.replace`` (atomic on POSIX and Windows within one file system).
+An ``OSError`` while writing (a full disk ...) removes the temporary file and is raised as
+:class:`~wholebody.data.errors.OutputError` naming the target: ``PATH: no space left on device``.
+Temporary files are named ``.<target name>.<8 random characters>.tmp`` in the target's folder,
+which is how a later run recognises the debris of a killed one.
 """
 
 from __future__ import annotations
@@ -12,13 +16,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
+from wholebody.data.errors import OutputError
+
 
 @contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file that replaces ``path`` only if the block finishes without error."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise OutputError.from_os_error(path, err) from err
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes the file private (0600); outputs are ordinary files
         with os.fdopen(fd, mode) as handle:
@@ -26,6 +35,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OutputError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError.from_os_error(path, err) from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -51,6 +66,34 @@ class AtomicOutput:
             self.abort()
 
 
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path for writers that need a file name (``torch.onnx.export``): it replaces
+    ``path`` only if the block finishes without error, and is removed otherwise."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as err:
+        raise OutputError.from_os_error(path, err) from err
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OutputError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError.from_os_error(path, err) from err
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_open(path, "wb") as handle:
         handle.write(data)
@@ -58,3 +101,4 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+

@@ -156,6 +156,12 @@ def _read(source: Source) -> tuple[str, Any]:
             raise AnnotationError(path, None, None, f"not valid JSON ({err})") from None
 
 
+def read_json_file(path: str | Path) -> Any:
+    """A JSON file's content; ``NaN`` / ``Infinity`` / out-of-range numbers are read (as float
+    nan / inf) so that validation can name the record that holds them.  Raises AnnotationError."""
+    return _read(str(path))[1]
+
+
 def load_ground_truth(source: Source) -> GroundTruth:
     """Load and validate a COCO-WholeBody ground-truth file (path or already-parsed dict)."""
     with _no_gc():

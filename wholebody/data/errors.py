@@ -42,3 +42,26 @@ class ImageError(WholebodyError, OSError):
 
 class ModelFileError(WholebodyError, FileNotFoundError):
     """A model file that is missing or damaged; the message says how to prepare it."""
+
+
+class OutputError(WholebodyError, OSError):
+    """An output file that could not be written (full disk, quota, read-only file system...).
+
+    The message is ``PATH: reason`` with ``PATH`` the output the user asked for, not the
+    temporary file it was being written to; any partial temporary file has been removed.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{self.path}: {reason}")
+
+    @classmethod
+    def from_os_error(cls, path: str, err: OSError) -> "OutputError":
+        import errno
+
+        reasons = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                   errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+                   errno.EPERM: "permission denied"}
+        error = cls(path, reasons.get(err.errno, err.strerror or str(err)))
+        error.errno = err.errno
+        return error

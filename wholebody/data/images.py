@@ -13,14 +13,23 @@ the *displayed* orientation (EXIF orientation applied), whatever the file stores
 * multi-frame files (GIF, TIFF stacks) give their first frame.
 
 Images above ``max_pixels`` (default 100 megapixels, about 300 MB as RGB) are *refused* with an
-:class:`ImageError` rather than downscaled, so keypoints always stay in original pixels.  Pillow
-itself refuses files above twice its own ``Image.MAX_IMAGE_PIXELS`` (about 179 Mpx by default)
-before they are decoded; that is reported the same way.
+:class:`ImageError` rather than downscaled, so keypoints always stay in original pixels.  Pillow's
+own decompression-bomb guard (twice ``Image.MAX_IMAGE_PIXELS``, about 179 Mpx by default) is
+raised to ``max_pixels`` when that is larger, so the caller's limit is the one that applies and
+the message is ours.
+
+Only regular files are read (a FIFO or device named ``.jpg`` would block or never end); a file
+that reports 0 bytes is read once to tell a truly empty file from a ``/proc`` file or an I/O error.
+A file that starts with a known image signature but that Pillow cannot open is reported with the
+format's own reason (e.g. ``broken PNG file (bad header checksum in b'IHDR')``).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import stat as stat_module
 import warnings
 from pathlib import Path
 
@@ -42,6 +51,7 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     """
     path = Path(path)
     _check_file(path)
+    _allow_pillow_up_to(max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we apply our own limit
@@ -58,9 +68,11 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     except PermissionError as err:
         raise ImageError(path, f"permission denied ({err.strerror})") from err
     except UnidentifiedImageError as err:
-        raise ImageError(path, "not an image (format not recognised)") from err
-    except Image.DecompressionBombError as err:
-        raise ImageError(path, f"image too large: {err}") from err
+        raise ImageError(path, _why_unidentified(path)) from err
+    except Image.DecompressionBombError as err:  # Pillow's guard fired first: same message as ours
+        size = re.search(r"\((\d+) pixels\)", str(err))
+        pixels = f"{int(size.group(1)) / 1e6:.0f} Mpx, " if size else ""
+        raise ImageError(path, f"image is {pixels}above the limit of {max_pixels / 1e6:.0f} Mpx") from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         # Pillow reports truncated / corrupt data as OSError ("image file is truncated"),
         # SyntaxError (broken headers of some formats) or ValueError / EOFError.
@@ -70,17 +82,75 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
 def _check_file(path: Path) -> None:
     """Reject what can be told from the file system alone, with a specific reason."""
     try:
-        stat = path.stat()
+        info = path.stat()
     except FileNotFoundError:
         raise ImageError(path, "no such file") from None
     except PermissionError as err:
         raise ImageError(path, f"permission denied ({err.strerror})") from None
-    if path.is_dir():
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise ImageError(path, "symbolic link loop (too many levels of symbolic links)") from None
+        raise ImageError(path, f"cannot read ({err.strerror or err})") from None
+    if stat_module.S_ISDIR(info.st_mode):
         raise ImageError(path, "is a folder, not an image file")
-    if stat.st_size == 0:
-        raise ImageError(path, "empty file (0 bytes)")
+    if not stat_module.S_ISREG(info.st_mode):
+        raise ImageError(path, f"not a regular file ({_file_type(info.st_mode)})")
     if not os.access(path, os.R_OK):
         raise ImageError(path, "permission denied (file is not readable)")
+    if info.st_size == 0:
+        # /proc and some FUSE files report 0 bytes yet have content (or fail to read): look.
+        try:
+            with open(path, "rb") as handle:
+                first = handle.read(1)
+        except OSError as err:
+            raise ImageError(path, f"cannot read ({err.strerror or err})") from None
+        if not first:
+            raise ImageError(path, "empty file (0 bytes)")
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat_module.S_ISFIFO, "a named pipe"), (stat_module.S_ISCHR, "a character device"),
+                       (stat_module.S_ISBLK, "a block device"), (stat_module.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def _allow_pillow_up_to(max_pixels: int) -> None:
+    """Raise Pillow's decompression-bomb limit (a process-wide setting) so ``max_pixels`` applies.
+
+    Pillow refuses images above twice ``Image.MAX_IMAGE_PIXELS`` while opening them, before our
+    own check; the limit is only ever raised here, never lowered, so concurrent calls agree.
+    """
+    if Image.MAX_IMAGE_PIXELS is not None and 2 * Image.MAX_IMAGE_PIXELS < max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels // 2 + 1
+
+
+# Leading bytes of the formats Pillow reads -> Pillow's format name (for a precise error).
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+               (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"RIFF", "WEBP"))
+
+
+def _why_unidentified(path: Path) -> str:
+    """Pillow says only 'cannot identify image file'; for a file with a known signature, ask that
+    format's reader why (a bad checksum, a broken header)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError as err:
+        return f"cannot read ({err.strerror or err})"
+    image_format = next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+    if image_format is None or (image_format == "WEBP" and head[8:12] != b"WEBP"):
+        return "not an image (format not recognised)"
+    Image.init()
+    opener = Image.OPEN.get(image_format, (None, None))[0]
+    if opener is not None:
+        try:
+            with open(path, "rb") as handle:
+                opener(handle, str(path)).close()
+        except Exception as err:  # every reader has its own exception types
+            return f"corrupt {image_format} file ({err})"
+    return f"corrupt {image_format} file"
 
 
 def to_rgb_uint8(image: Image.Image) -> np.ndarray:

@@ -12,10 +12,15 @@ path relative to the glob's literal leading folder, for a file its base name.  S
 arguments produce the same name, the later one is prefixed ``input<k>/`` (k = 1-based argument
 number).  A file reached twice is listed once.  Order: arguments in the order given, each one's
 files sorted by name.
+
+A symbolic link that loops (or points nowhere) is never dropped silently and never stops the
+listing: it is listed as a ``"missing"`` source whose ``error`` says why, so the run reports it
+as a failed input and goes on with the others.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 from dataclasses import dataclass
@@ -69,7 +74,10 @@ def iter_inputs(args: Sequence[str | os.PathLike], exclude: Iterable[str | os.Pa
             sources.append(InputSource(Path(arg), str(arg), "missing", found))
             continue
         for path, name in found:
-            real = path.resolve()
+            real = _resolve(path)
+            if real is None:
+                sources.append(InputSource(path, name, "missing", _unreachable_reason(path)))
+                continue
             if real in seen_files:
                 continue
             seen_files.add(real)
@@ -88,11 +96,14 @@ def _expand(arg: str, excluded: set[Path]) -> list[tuple[Path, str]] | str:
         return found or f"folder contains no image or video files ({_extension_list()})"
     if path.exists():
         return [(path, path.name)]
+    if path.is_symlink():
+        return _unreachable_reason(path)
     if not _GLOB_MAGIC & set(arg):
         return "no such file or folder"
     base = _glob_base(arg)
     matches = sorted(Path(m) for m in glob.glob(arg, recursive=True))
-    files = [m for m in matches if m.is_file() and kind_of(m) and not _inside(m, excluded)]
+    # Not ``is_file()``: that is False for a looping link, which must be reported, not dropped.
+    files = [m for m in matches if kind_of(m) and not m.is_dir() and not _inside(m, excluded)]
     if not files:
         return "pattern matched no image or video files" if matches else "pattern matched nothing"
     return [(m, m.relative_to(base).as_posix()) for m in files]
@@ -102,7 +113,7 @@ def _walk_folder(folder: Path, excluded: set[Path]) -> list[tuple[Path, str]]:
     found = []
     for root, dirs, files in os.walk(folder):
         root_path = Path(root)
-        dirs[:] = [d for d in dirs if not d.startswith(".") and (root_path / d).resolve() not in excluded]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and _resolve(root_path / d) not in excluded]
         for file_name in files:
             if not file_name.startswith(".") and kind_of(file_name):
                 path = root_path / file_name
@@ -121,8 +132,29 @@ def _glob_base(pattern: str) -> Path:
 
 
 def _inside(path: Path, excluded: set[Path]) -> bool:
-    real = path.resolve()
-    return any(real.is_relative_to(folder) for folder in excluded)
+    real = _resolve(path)
+    return real is not None and any(real.is_relative_to(folder) for folder in excluded)
+
+
+def _resolve(path: Path) -> Path | None:
+    """``path.resolve()``, or None for a symlink loop (RuntimeError before Python 3.13, OSError after)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return None
+
+
+def _unreachable_reason(path: Path) -> str:
+    """Why a listed path cannot be opened: a symlink loop, a dangling link, or the OS's reason."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symbolic link loop (too many levels of symbolic links)"
+        if err.errno == errno.ENOENT and path.is_symlink():
+            return f"symbolic link to a missing file ({os.readlink(path)})"
+        return err.strerror or str(err)
+    return "cannot resolve the path"
 
 
 def _extension_list() -> str:

@@ -23,6 +23,7 @@ import orjson
 
 from wholebody.data.atomic import AtomicOutput, atomic_open
 from wholebody.data.cocowb import result_entry
+from wholebody.data.errors import OutputError
 from wholebody.schema import JSON_BOX_FIELDS, JSON_VALID_FIELDS, PARTS
 from wholebody.types import Person
 
@@ -87,25 +88,45 @@ class JsonListWriter(AtomicOutput):
     """
 
     def __init__(self, path: str | os.PathLike, prefix: bytes = b"", suffix: bytes = b"") -> None:
+        self.path = path
         self._context = atomic_open(path, "wb")
         self._handle: IO[bytes] = self._context.__enter__()
         self._handle.write(prefix + b"[")
         self._suffix = suffix
+        self._finished = False
         self.count = 0
 
     def append(self, item: Any) -> None:
-        self._handle.write((b",\n" if self.count else b"\n") + orjson.dumps(item, option=orjson.OPT_SERIALIZE_NUMPY))
+        data = (b",\n" if self.count else b"\n") + orjson.dumps(item, option=orjson.OPT_SERIALIZE_NUMPY)
+        try:
+            self._handle.write(data)
+        except OSError as err:  # e.g. a full disk: name the output, not the hidden temporary file
+            raise OutputError.from_os_error(str(self.path), err) from err
         self.count += 1
 
+    def finish(self) -> None:
+        """Write the end of the list and force everything to disk, without replacing ``path``
+        yet: what can fail for lack of space fails here, so several files can be finished
+        first and then all replaced (:meth:`close`) in quick succession."""
+        if self._finished:
+            return
+        try:
+            self._handle.write(b"\n]" + self._suffix + b"\n")
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as err:
+            raise OutputError.from_os_error(str(self.path), err) from err
+        self._finished = True
+
     def close(self) -> None:
-        self._handle.write(b"\n]" + self._suffix + b"\n")
+        self.finish()
         self._context.__exit__(None, None, None)
 
     def abort(self) -> None:
         error = RuntimeError("aborted")
         try:
             self._context.__exit__(RuntimeError, error, None)
-        except RuntimeError:
+        except (RuntimeError, OSError):  # the temporary file is gone either way
             pass
 
 

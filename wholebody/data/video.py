@@ -60,7 +60,7 @@ class VideoReader:
             raise ImageError(self.path, "no such file" if not self.path.exists() else "not a file")
         if self.path.stat().st_size == 0:
             raise ImageError(self.path, "empty file (0 bytes)")
-        self._capture = cv2.VideoCapture(str(self.path))
+        self._capture = _open_quietly(cv2, self.path)
         if not self._capture.isOpened():
             raise ImageError(self.path, "cannot open as a video (unknown container or codec, or damaged header)")
         fps = self._capture.get(cv2.CAP_PROP_FPS)
@@ -110,6 +110,24 @@ class VideoReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _open_quietly(cv2, path: Path):
+    """``cv2.VideoCapture(path)`` without FFmpeg's and OpenCV's own lines on stderr
+    (``moov atom not found``, ``[ERROR:0@0.04] ... Failed to initialize VideoCapture``): a file
+    that will not open is reported once, as ``PATH: reason``.  FFmpeg's level is read from
+    ``OPENCV_FFMPEG_LOGLEVEL`` when OpenCV first uses FFmpeg; a value the user set is kept
+    (e.g. 24 to see FFmpeg's warnings again)."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_api is None:
+        return cv2.VideoCapture(str(path))
+    previous = logging_api.getLogLevel()
+    logging_api.setLogLevel(logging_api.LOG_LEVEL_SILENT)
+    try:
+        return cv2.VideoCapture(str(path))
+    finally:
+        logging_api.setLogLevel(previous)
 
 
 class VideoWriter(AtomicOutput):

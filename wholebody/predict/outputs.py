@@ -14,7 +14,10 @@ Layout of ``DIR``:
 
 The three JSON files are streamed into temporary files and renamed into place only when the
 run ends normally; after a crash or Ctrl-C, earlier outputs are left as they were.  Overlays
-and plots are written in the background, each one atomically.
+and plots are written in the background, each one atomically.  With a ``manifest``
+(:class:`wholebody.predict.outdir.OutputManifest`) every overlay is recorded before it is
+written and every plot once written, and closing the outputs deletes the overlays and plots of
+earlier runs that this run did not write again, so ``overlays/`` matches ``results.json``.
 """
 
 from __future__ import annotations
@@ -25,33 +28,40 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from wholebody.data.interrupts import interrupts_held
 from wholebody.data.images import write_image
 from wholebody.data.results import JsonListWriter, open_results_3d, person_to_result, person_to_result_3d
 from wholebody.data.video import VideoWriter
 from wholebody.predict.background import BackgroundTasks
+from wholebody.predict.outdir import OutputManifest
 from wholebody.predict.plan import WorkItem
 from wholebody.types import Person
 
 
-def _write_overlay(path: Path, image: np.ndarray, people: Sequence[Person], score_thr: float) -> None:
+def _write_overlay(path: Path, image: np.ndarray, people: Sequence[Person], score_thr: float,
+                   written: Callable[[Path], None]) -> None:
     from wholebody.viz.overlay import draw_people
 
     write_image(path, draw_people(image, people, score_thr))
+    written(path)
 
 
-def _write_plot(path: Path, person: Person, title: str, score_thr: float) -> None:
+def _write_plot(path: Path, person: Person, title: str, score_thr: float, written: Callable[[Path], None]) -> None:
     from wholebody.viz.plot3d import plot_person_3d
 
     plot_person_3d(person, path, title=title, score_thr=score_thr)
+    written(path)
 
 
 class PredictionOutputs:
     """Streams results to ``out_dir`` (layout in the module docstring)."""
 
     def __init__(self, out_dir: str | Path, tasks: BackgroundTasks, overlay: bool = True, plot3d: bool = False,
-                 score_thr: float = 0.3) -> None:
+                 score_thr: float = 0.3, manifest: OutputManifest | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.tasks, self.overlay, self.plot3d, self.score_thr = tasks, overlay, plot3d, score_thr
+        self.manifest = manifest
+        self.committed = False  # True once the JSON files are in place
         self.people_written = 0
         self._writers = []
         try:
@@ -79,14 +89,28 @@ class PredictionOutputs:
         if frame is not None:
             return  # video overlays go through video_writer(); no per-frame plots
         if self.overlay:
-            path = self.out_dir / "overlays" / f"{item.output_stem}.png"
-            self.tasks.submit(str(path), _write_overlay, path, image, people, self.score_thr)
+            path = self.overlay_path(item)
+            self._expect([path])
+            self.tasks.submit(str(path), _write_overlay, path, image, people, self.score_thr, self._wrote)
         if self.plot3d:
             for k, person in enumerate(people):
                 if any(v is not None for v in person.keypoints_3d.values()):
                     path = self.out_dir / "plots3d" / f"{item.output_stem}_person{k}.png"
                     title = f"{item.source.name}, person {k} (metres, camera axes)"
-                    self.tasks.submit(str(path), _write_plot, path, person, title, self.score_thr)
+                    self.tasks.submit(str(path), _write_plot, path, person, title, self.score_thr, self._wrote)
+
+    def overlay_path(self, item: WorkItem) -> Path:
+        """Where the overlay of ``item`` goes (PNG for an image, MP4 for a video)."""
+        suffix = ".mp4" if item.source.kind == "video" else ".png"
+        return self.out_dir / "overlays" / f"{item.output_stem}{suffix}"
+
+    def _expect(self, paths: Sequence[Path]) -> None:
+        if self.manifest is not None:
+            self.manifest.expect(paths)
+
+    def _wrote(self, path: Path) -> None:
+        if self.manifest is not None:
+            self.manifest.wrote(path)
 
     def add_failure(self, item: WorkItem, reason: str, image_id: int | None = None, frame: int | None = None) -> None:
         """Record an input (or a video frame) that could not be processed."""
@@ -95,19 +119,30 @@ class PredictionOutputs:
 
     def overlay_video(self, item: WorkItem, fps: float, on_error: Callable[[str, BaseException], None]) -> OverlayVideo:
         """The overlay video of a video item (a no-op with overlays off); use it as a context manager."""
-        path = self.out_dir / "overlays" / f"{item.output_stem}.mp4"
-        return OverlayVideo(path if self.overlay else None, fps, self.score_thr, on_error)
+        path = self.overlay_path(item)
+        if self.overlay:
+            self._expect([path])
+        return OverlayVideo(path if self.overlay else None, fps, self.score_thr, on_error, self._wrote)
 
     def close(self) -> None:
-        """Finish the background writes, then move the JSON files into place."""
+        """Finish the background writes, then move the JSON files into place: all three are
+        written to disk first, so a full disk leaves all three as they were, not a mix."""
         self.tasks.wait()
         for writer in self._writers:
-            writer.close()
+            writer.finish()
+        with interrupts_held():  # Ctrl-C / SIGTERM wait until all three are renamed
+            for writer in self._writers:
+                writer.close()
+            self.committed = True
+        if self.manifest is not None:
+            self.manifest.finish()
 
     def abort(self) -> None:
         """Drop the unfinished JSON files (earlier outputs stay as they were)."""
         for writer in self._writers:
             writer.abort()
+        if self.manifest is not None:
+            self.manifest.keep_track()
 
 
 class OverlayVideo:
@@ -119,8 +154,10 @@ class OverlayVideo:
     """
 
     def __init__(self, path: Path | None, fps: float, score_thr: float,
-                 on_error: Callable[[str, BaseException], None]) -> None:
+                 on_error: Callable[[str, BaseException], None], written: Callable[[Path], None] = lambda path: None
+                 ) -> None:
         self.failed = False
+        self._written = written
         self._score_thr, self._on_error = score_thr, on_error
         self._writer = None if path is None else VideoWriter(path, fps)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="encode")
@@ -145,6 +182,7 @@ class OverlayVideo:
             return
         if exc_type is None and not self.failed:
             self._writer.close()
+            self._written(self._writer.path)
         else:
             self._writer.abort()
 

@@ -8,7 +8,8 @@ Failures never stop the batch: a bad image, a video that will not open, a broken
 or an estimator error on one input is reported through ``report(where, reason)``, recorded in
 ``images.json``, and counted in :attr:`RunSummary.failed`.  Only an estimator that cannot be
 built at all (:class:`EstimatorUnavailable`) ends the run.  The estimator is built on the first
-image that decodes, so a batch of bad files never loads a model.
+image that decodes, so a batch of bad files never loads a model.  An image less than
+:data:`MIN_SIDE` pixels wide or high has 0 people (no person fits; the estimators would refuse it).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from wholebody.predict.plan import WorkItem
 from wholebody.types import Person
 
 log = logging.getLogger(__name__)
+
+MIN_SIDE = 2  # pixels; the part experts refuse narrower images, and no person fits in one anyway
 
 
 class EstimatorUnavailable(WholebodyError):
@@ -103,6 +106,8 @@ class PredictRun:
                   follow: tuple[np.ndarray, np.ndarray] | None = None) -> list[Person] | None:
         """The estimator's people for ``image`` (with the item's boxes, or else the ``follow``
         boxes and scores, if any), or None if it failed."""
+        if min(image.shape[:2]) < MIN_SIDE:
+            return []
         if self._estimator is None:
             try:
                 self._estimator = self._factory()

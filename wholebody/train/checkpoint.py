@@ -6,12 +6,18 @@ config dict), ``model`` (state dict) and, for training runs, ``optimizer``, ``sc
 ``epoch``, ``batch_in_epoch``, ``step``, ``rng`` and ``train_config``.  It is written to a
 temporary file in the same folder, flushed and renamed over the target, so a crash never
 leaves a half-written checkpoint.
+
+Checkpoints are read with ``torch.load(weights_only=True)``: the file may only hold tensors and
+plain Python values (dict, list, tuple, str, int, float, bool, None), so a ``.pt`` file from
+the internet whose pickle would call a function (``os.system`` ...) is refused before anything
+in it runs.  Everything the format stores is such a plain value.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -49,9 +55,14 @@ def load_checkpoint(path: str | os.PathLike, architecture: str | None = None, ma
     if not path.is_file():
         raise CheckpointError(path, "no such checkpoint file")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as err:  # torch raises many types for truncated / foreign files
-        raise CheckpointError(path, f"cannot read checkpoint ({type(err).__name__}: {err})") from err
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many types for truncated / foreign / unsafe files
+        reason = _torch_reason(err)
+        if isinstance(err, pickle.UnpicklingError) and "global" in reason.lower():
+            # weights_only refuses any pickle that names a function or class outside its allow-list.
+            raise CheckpointError(path, "refused: the file holds Python objects other than tensors and plain "
+                                        f"values (loading it could run code); {reason}") from err
+        raise CheckpointError(path, f"cannot read checkpoint ({type(err).__name__}: {reason})") from err
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(path, "not a wholebody checkpoint (no 'format': 'wholebody-checkpoint' entry)")
     version = state.get("format_version")
@@ -78,9 +89,28 @@ def model_from_state(state: dict, path: str | os.PathLike, device: str = "cpu") 
     """The model of an already loaded checkpoint ``state`` (``path`` names it in errors)."""
     from wholebody.models.registry import build_model
 
-    model = build_model(state["architecture"], config=state["config"])
+    try:
+        model = build_model(state.get("architecture"), config=state.get("config"))
+    except (ValueError, TypeError, KeyError, AttributeError) as err:  # unknown architecture, foreign config
+        raise CheckpointError(path, f"cannot build the stored {state.get('architecture')!r} model "
+                                    f"({_first_line(err)})") from err
     try:
         model.load_state_dict(state["model"])
     except (RuntimeError, KeyError) as err:
         raise CheckpointError(path, f"weights do not fit the stored {state['architecture']} config ({err})") from err
     return model.to(device).eval()
+
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _torch_reason(err: BaseException) -> str:
+    """The informative line of a torch.load error: its weights-only errors wrap the reason
+    (``Unsupported GLOBAL posix.system ...``, ``Unsupported operand 120``) in a page of advice."""
+    advice = ("Weights only load failed", "Check the documentation", "In PyTorch", "Re-running")
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(advice)]
+    return (useful or lines or [type(err).__name__])[0]

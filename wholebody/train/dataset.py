@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import orjson
 import torch
 
-from wholebody.data.cocowb import GroundTruth, load_ground_truth
+from wholebody.data.cocowb import GroundTruth, load_ground_truth, read_json_file
 from wholebody.data.errors import AnnotationError, ImageError
 from wholebody.data.images import read_image
 from wholebody.train.targets import hrnet133_targets, zoomnet_targets
@@ -44,7 +43,7 @@ class TrainingSet:
 
 def _load_skipping_bad_records(path: str) -> tuple[GroundTruth, list[str]]:
     """Validate record by record; keep the good ones (the file-level structure must be sound)."""
-    data = orjson.loads(Path(path).read_bytes())
+    data = read_json_file(path)  # reads NaN literals: they must cost one record, not the file
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(data.get("annotations"), list):
         raise AnnotationError(path, None, None, "needs 'images' and 'annotations' lists")
     images = {img.get("id"): img for img in data["images"] if isinstance(img, dict)}

@@ -30,6 +30,7 @@ import orjson
 import torch
 import torch.distributed as dist
 
+from wholebody.data.errors import OutputError
 from wholebody.models.registry import build_model
 from wholebody.train.checkpoint import load_checkpoint, save_checkpoint
 from wholebody.train.dataset import TopDownDataset, collate, load_training_set
@@ -105,6 +106,22 @@ def epoch_order(num_samples: int, seed: int, epoch: int, rank: int, world: int) 
     return order[rank::world]
 
 
+def add_skipped(skipped: list[str], messages) -> None:
+    """Add skip messages, each bad image or record once: an unreadable image is met again in
+    every epoch and in evaluation ("PATH: reason (record 7)" / "PATH: reason (records [7, 8])"),
+    and must count once in the skip total."""
+    seen = {_skip_key(m) for m in skipped}
+    for message in messages:
+        key = _skip_key(message)
+        if key not in seen:
+            seen.add(key)
+            skipped.append(message)
+
+
+def _skip_key(message: str) -> str:
+    return message.split(" (record", 1)[0]
+
+
 def _rng_state() -> dict:
     state = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -178,7 +195,8 @@ def train(config: TrainConfig) -> TrainResult:
     net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if world > 1 else model
     loss_fn = LOSSES[config.architecture]
-    result = TrainResult(skipped=list(data.skipped))
+    result = TrainResult()
+    add_skipped(result.skipped, data.skipped)
 
     def checkpoint(path: Path) -> None:
         if rank == 0:
@@ -190,8 +208,11 @@ def train(config: TrainConfig) -> TrainResult:
 
     def write_log(record: dict) -> None:
         if rank == 0:
-            with open(out / "log.jsonl", "ab") as f:
-                f.write(orjson.dumps(record) + b"\n")
+            try:
+                with open(out / "log.jsonl", "ab") as f:
+                    f.write(orjson.dumps(record) + b"\n")
+            except OSError as err:  # a full disk: "OUT/log.jsonl: no space left on device", not a traceback
+                raise OutputError.from_os_error(str(out / "log.jsonl"), err) from err
 
     while epoch < config.epochs:
         dataset.set_epoch(epoch)
@@ -202,7 +223,7 @@ def train(config: TrainConfig) -> TrainResult:
         tic = time.perf_counter()
         for batch in loader:
             if batch["skipped"]:
-                result.skipped.extend(batch["skipped"])
+                add_skipped(result.skipped, batch["skipped"])
             if batch["size"]:
                 images = batch["images"].to(device, non_blocking=True)
                 targets = {k: v.to(device, non_blocking=True) for k, v in batch["targets"].items()}
@@ -238,7 +259,7 @@ def train(config: TrainConfig) -> TrainResult:
             # Flip test only helps a network that was trained on mirrored crops.
             report = evaluate_model(model, val_data, flip_test=config.augment)
             result.metrics = {"epoch": epoch, "step": step, "stats": report.stats}
-            result.skipped.extend(report.skipped)
+            add_skipped(result.skipped, report.skipped)
             log.info("evaluation after epoch %d: %s", epoch, format_stats(report.stats))
             write_log({"step": step, "epoch": epoch, "eval": report.stats})
         checkpoint(out / "last.pt")
@@ -246,7 +267,9 @@ def train(config: TrainConfig) -> TrainResult:
     if world > 1:  # every process skipped bad samples of its own shard: count them all
         gathered: list[list[str]] = [[] for _ in range(world)]
         dist.all_gather_object(gathered, result.skipped)
-        result.skipped = list(dict.fromkeys(m for part in gathered for m in part))
+        result.skipped = []
+        for part in gathered:
+            add_skipped(result.skipped, part)
         dist.destroy_process_group()
     if result.skipped:
         log.warning("%d bad records/images were skipped (first: %s)", len(result.skipped), result.skipped[0])

@@ -1,0 +1,206 @@
+"""Owning the ``--out`` folder of a predict run: one run at a time, no debris, no stale overlays.
+
+* **Lock.**  :class:`OutputFolderLock` takes an exclusive ``fcntl.flock`` on ``DIR/.wholebody.lock``
+  (which holds the owner's process id).  A second run into the same folder is refused with a
+  message naming the folder and that process id.  The kernel drops a flock when its process
+  dies, so the lock of a killed run is simply taken over; no guessing from process ids.
+* **Stale temporary files.**  Outputs are written to hidden temporary files that are renamed
+  into place (``wholebody.data.atomic``); a run killed with ``kill -9`` leaves them behind.  With
+  the lock held, :func:`remove_stale_temporaries` deletes the ones that match *our* naming only
+  (``.results.json.<8 random>.tmp`` ... and, under ``overlays/`` and ``plots3d/``,
+  ``.<name>.png.<8 random>.tmp`` or ``.<name>.<8 random>.mp4``).
+* **Manifest.**  ``DIR/.wholebody-outputs.json`` lists the overlay and plot files wholebody wrote
+  there.  :class:`OutputManifest` records the overlays a run will write before it starts (so even
+  a killed run's overlays are known) and the plots it wrote when it ends or is interrupted (their
+  number is not known in advance; ``kill -9`` leaves that run's new plots unlisted).  When a run
+  finishes it deletes the listed files it did not write again, so ``overlays/`` matches
+  ``results.json``.  Files not in the manifest (the user's own) are never touched.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Iterable
+
+import orjson
+
+from wholebody.data.atomic import atomic_write_bytes
+from wholebody.data.errors import WholebodyError
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".wholebody.lock"
+MANIFEST_NAME = ".wholebody-outputs.json"
+_RANDOM = r"[a-z0-9_]{8}"  # tempfile.mkstemp's random part
+_TOP_TEMPORARY = re.compile(rf"^\.(results\.json|results_3d\.json|images\.json|{re.escape(MANIFEST_NAME[1:])})"
+                            rf"\.{_RANDOM}\.tmp$")
+_FILE_TEMPORARY = re.compile(rf"^\..+\.(png|jpg)\.{_RANDOM}\.tmp$|^\..+\.{_RANDOM}\.mp4$")
+FILE_FOLDERS = ("overlays", "plots3d")
+
+
+class OutputFolderBusy(WholebodyError):
+    """Another live run holds the lock of the output folder."""
+
+
+class OutputFolderLock:
+    """Exclusive lock on an output folder for the life of a run (a context manager)."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl  # POSIX only
+        except ImportError:
+            log.warning("%s: no file locks on this platform; concurrent runs into this folder are not detected",
+                        self.folder)
+            return
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as err:
+                os.close(fd)
+                if err.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):  # some network file systems
+                    log.warning("%s: file locks are not supported here; concurrent runs into this folder "
+                                "are not detected", self.folder)
+                    return
+                if err.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                raise OutputFolderBusy(f"{self.folder}: another wholebody run (process {self._owner()}) is writing "
+                                       "to this folder; wait for it or choose another --out") from None
+            # The previous owner may have deleted the file between our open and flock: then we
+            # hold a lock on a file nobody else can see, so try again on the new one.
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def _owner(self) -> str:
+        try:
+            return self.path.read_text().strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)  # while still locked, so no one else is using this file
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> "OutputFolderLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete temporary files of earlier, killed runs (our naming only); call with the lock held."""
+    folder = Path(folder)
+    stale = [p for p in _children(folder) if _TOP_TEMPORARY.match(p.name)]
+    for sub in FILE_FOLDERS:
+        stale += [p for p in _walk(folder / sub) if _FILE_TEMPORARY.match(p.name)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        log.info("removed %d temporary files left by an interrupted run in %s", len(stale), folder)
+    return stale
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.is_file() and not p.is_symlink()]
+    except OSError:
+        return []
+
+
+def _walk(folder: Path) -> list[Path]:
+    found = []
+    for root, _, files in os.walk(folder):  # does not follow symlinked folders
+        found += [Path(root) / name for name in files]
+    return [p for p in found if not p.is_symlink()]
+
+
+class OutputManifest:
+    """The overlay / plot files of wholebody runs in one folder (module docstring).
+
+    Paths are stored relative to the folder, POSIX style.  ``expect`` records files before they
+    are written; ``wrote`` marks one as written by this run; ``finish`` deletes the others.
+    """
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / MANIFEST_NAME
+        self.known: set[str] = self._read()
+        self.written: set[str] = set()
+
+    def _read(self) -> set[str]:
+        try:
+            entries = orjson.loads(self.path.read_bytes()).get("files", [])
+        except FileNotFoundError:
+            return set()
+        except (OSError, orjson.JSONDecodeError, AttributeError) as err:
+            log.warning("%s: unreadable (%s); files of earlier runs will not be cleaned up", self.path, err)
+            return set()
+        return {e for e in entries if isinstance(e, str) and self._is_ours(e)}
+
+    @staticmethod
+    def _is_ours(relative: str) -> bool:
+        """Only plain paths under our output subfolders, so a doctored manifest deletes nothing else."""
+        parts = Path(relative).parts
+        return len(parts) >= 2 and parts[0] in FILE_FOLDERS and ".." not in parts and not Path(relative).is_absolute()
+
+    def _relative(self, path: str | os.PathLike) -> str:
+        return Path(path).relative_to(self.folder).as_posix()
+
+    def expect(self, paths: Iterable[str | os.PathLike]) -> None:
+        """Record files this run may write, before writing them (survives kill -9)."""
+        new = {self._relative(p) for p in paths} - self.known
+        if new:
+            self.known |= new
+            self._save(self.known)
+
+    def wrote(self, path: str | os.PathLike) -> None:
+        self.written.add(self._relative(path))
+
+    def finish(self) -> list[Path]:
+        """The run ended normally: delete listed files it did not write; the manifest becomes its files."""
+        removed = []
+        for relative in sorted(self.known - self.written):
+            path = self.folder / relative
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+                removed.append(path)
+        self.known = set(self.written)
+        self._save(self.known)
+        if removed:
+            log.info("removed %d overlay/plot files of earlier runs from %s", len(removed), self.folder)
+        return removed
+
+    def keep_track(self) -> None:
+        """The run was stopped: list what it wrote (e.g. plots) so that a later run can remove it."""
+        if self.written - self.known:
+            self.known |= self.written
+            try:
+                self._save(self.known)
+            except OSError as err:  # a full disk: the files stay, unlisted
+                log.warning("%s", err)
+
+    def _save(self, files: set[str]) -> None:
+        atomic_write_bytes(self.path, orjson.dumps({"files": sorted(files)}, option=orjson.OPT_INDENT_2))
