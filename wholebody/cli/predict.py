@@ -97,6 +97,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="post-processing of a DOPE --model: pose-box NMS (default) or the paper's pose-proposal "
                              "integration")
     parser.add_argument("--box-thr", type=float, metavar="SCORE", default=0.0, help="minimum score of a --boxes box (default 0)")
+    parser.add_argument("--format", choices=("coco", "openpose"), default="coco", dest="output_format",
+                        help="coco (default): results.json etc. only; openpose: also one OpenPose "
+                             "<name>_keypoints.json per image / video frame under DIR/openpose/ (BODY_25, "
+                             "face 70, hands 21; read by Pose2Sim and Sports2D)")
     parser.add_argument("--no-overlay", action="store_true", help="write no overlay images / videos")
     parser.add_argument("--plot3d", action="store_true", help="also write a 3D plot PNG per person (images only)")
     parser.add_argument("--no-track", action="store_true", help="video: no track ids (and so no smoothing)")
@@ -150,6 +154,15 @@ def _plan(args: argparse.Namespace):
     return items
 
 
+def _extra_writers(args: argparse.Namespace, tasks) -> list:
+    """Writers of the optional output formats (``--format``)."""
+    if args.output_format == "openpose":
+        from wholebody.predict.openpose import OpenPoseWriter
+
+        return [OpenPoseWriter(args.out, tasks)]
+    return []
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -187,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         tasks = BackgroundTasks(write_pool, 2 * args.threads, write_failed)
         try:
             outputs = PredictionOutputs(args.out, tasks, overlay=not args.no_overlay, plot3d=args.plot3d,
-                                        score_thr=args.score_thr)
+                                        score_thr=args.score_thr, extra_writers=_extra_writers(args, tasks))
         except OSError as err:
             return _usage_error(f"cannot write to --out {args.out}: {err}")
         choices = dict(model_path=args.model, detector=args.detector, face=args.face, dope_post=args.dope_post,
