@@ -113,6 +113,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="One-Euro speed coefficient, per person-size/s (default 20)")
     parser.add_argument("--threads", type=int, metavar="N", default=min(4, os.cpu_count() or 1),
                         help="threads for decoding and writing files (default: %(default)s)")
+    parser.add_argument("--workers", type=int, metavar="N", default=1,
+                        help="estimator processes, each on a contiguous share of the inputs, merged into the same "
+                             "outputs as one process (default 1); each gets --threads threads and, unless "
+                             "--model-threads is given, the machine's cores / N threads per model call")
     parser.add_argument("--model-threads", type=int, metavar="N", default=None,
                         help="threads per model call of the default model (default: the machine's cores, at most 4)")
     parser.add_argument("--score-thr", type=float, metavar="S", default=0.3,
@@ -129,8 +133,9 @@ def _usage_error(message: str) -> int:
 
 def _check_usage(args: argparse.Namespace) -> str | None:
     """The first usage problem in ``args``, or None."""
-    if args.threads < 1 or args.detect_every < 1 or (args.model_threads is not None and args.model_threads < 1):
-        return "--threads, --model-threads and --detect-every must be at least 1"
+    if (args.threads < 1 or args.detect_every < 1 or args.workers < 1
+            or (args.model_threads is not None and args.model_threads < 1)):
+        return "--threads, --model-threads, --workers and --detect-every must be at least 1"
     if not 0.0 <= args.score_thr <= 1.0:
         return "--score-thr must be in [0, 1]"
     if args.max_megapixels <= 0 or args.min_cutoff <= 0 or args.beta < 0:
@@ -190,6 +195,11 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.plot3d and any(item.source.kind == "video" for item in items):
         log.warning("--plot3d makes plots for still images only; videos get none")
+    choices = dict(model_path=args.model, detector=args.detector, face=args.face, dope_post=args.dope_post,
+                   body_model=args.body_model, model_threads=args.model_threads, hand_model=args.hand_model,
+                   hand_mirror=not args.no_hand_mirror)
+    if args.workers > 1:
+        return _run_workers(args, items, options, choices, report, started)
     write_failures: list[str] = []
 
     def write_failed(label: str, err: BaseException) -> None:
@@ -203,9 +213,6 @@ def run(args: argparse.Namespace) -> int:
                                         score_thr=args.score_thr, extra_writers=_extra_writers(args, tasks))
         except OSError as err:
             return _usage_error(f"cannot write to --out {args.out}: {err}")
-        choices = dict(model_path=args.model, detector=args.detector, face=args.face, dope_post=args.dope_post,
-                       body_model=args.body_model, model_threads=args.model_threads, hand_model=args.hand_model,
-                       hand_mirror=not args.no_hand_mirror)
         runner = PredictRun(lambda: load_estimator(**choices), outputs, options, report)
         try:
             summary = runner.run(items)
@@ -221,6 +228,37 @@ def run(args: argparse.Namespace) -> int:
         except BaseException:
             outputs.abort()
             raise
+    return _finish(args, summary, write_failures, started)
+
+
+def _run_workers(args: argparse.Namespace, items, options, choices: dict, report, started: float) -> int:
+    """``--workers N``: the run spread over N processes (wholebody.predict.workers)."""
+    import functools
+
+    from wholebody.predict.runner import EstimatorUnavailable
+    from wholebody.predict.workers import OutputSettings, run_sharded
+
+    if choices["model_threads"] is None:  # the cores are shared by the workers
+        choices = choices | {"model_threads": max(1, (os.cpu_count() or 1) // args.workers)}
+    settings = OutputSettings(overlay=not args.no_overlay, plot3d=args.plot3d, score_thr=args.score_thr,
+                              output_format=args.output_format)
+    options.progress = False  # no bar across processes; failures are reported as each worker ends
+    try:
+        summary, write_failures = run_sharded(items, args.workers, functools.partial(load_estimator, **choices),
+                                              args.out, options, settings, report)
+    except EstimatorUnavailable as err:
+        print(f"wholebody predict: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("wholebody predict: interrupted; no results written", file=sys.stderr)
+        return 130
+    except OSError as err:
+        return _usage_error(f"cannot write to --out {args.out}: {err}")
+    return _finish(args, summary, write_failures, started)
+
+
+def _finish(args: argparse.Namespace, summary, write_failures: list[str], started: float) -> int:
+    """Print the summary line; the exit status."""
     failed = len(summary.failed) + len(write_failures)
     if not args.quiet:
         seconds = time.perf_counter() - started
