@@ -70,7 +70,9 @@ def load_estimator(model_path: str | None, detector: str | None = None, face: st
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="image, folder (recursive), glob pattern (quote it), or video (mp4 avi mov mkv webm)")
+                        help="image, folder (recursive), glob pattern (quote it), or video (mp4 avi mov mkv webm); "
+                             "or one live source: webcam:N, /dev/videoN, or a stream URL (rtsp:// http:// ...), "
+                             "whose results stream to DIR/results.jsonl (Ctrl-C ends it cleanly)")
     parser.add_argument("--out", default="wholebody-out", metavar="DIR", help="output folder (default: %(default)s)")
     parser.add_argument("--model", default=None, metavar="PATH", help="checkpoint (default: the part-expert ensemble)")
     parser.add_argument("--coco", default=None, metavar="ANN.json",
@@ -123,6 +125,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keypoint score above which points are drawn, tracked and smoothed (default 0.3)")
     parser.add_argument("--max-megapixels", type=float, metavar="MPX", default=100.0,
                         help="refuse images larger than this (default 100)")
+    parser.add_argument("--show", action="store_true",
+                        help="live source: show the overlay in a window (q or Esc ends the run) when a display exists")
+    parser.add_argument("--max-frames", type=int, metavar="N", default=None,
+                        help="live source: stop after N frames (default: run until the source ends or Ctrl-C)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
 
 
@@ -178,6 +184,12 @@ def run(args: argparse.Namespace) -> int:
     problem = _check_usage(args)
     if problem:
         return _usage_error(problem)
+    from wholebody.predict.live import is_live_source
+
+    if any(is_live_source(argument) for argument in args.inputs):
+        if len(args.inputs) != 1 or args.coco or args.boxes or args.workers > 1:
+            return _usage_error("a camera or stream must be the only INPUT, without --coco, --boxes or --workers")
+        return _run_live(args)
     try:
         items = _plan(args)
     except WholebodyError as err:
@@ -195,9 +207,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.plot3d and any(item.source.kind == "video" for item in items):
         log.warning("--plot3d makes plots for still images only; videos get none")
-    choices = dict(model_path=args.model, detector=args.detector, face=args.face, dope_post=args.dope_post,
-                   body_model=args.body_model, model_threads=args.model_threads, hand_model=args.hand_model,
-                   hand_mirror=not args.no_hand_mirror)
+    choices = _estimator_choices(args)
     if args.workers > 1:
         return _run_workers(args, items, options, choices, report, started)
     write_failures: list[str] = []
@@ -255,6 +265,46 @@ def _run_workers(args: argparse.Namespace, items, options, choices: dict, report
     except OSError as err:
         return _usage_error(f"cannot write to --out {args.out}: {err}")
     return _finish(args, summary, write_failures, started)
+
+
+def _estimator_choices(args: argparse.Namespace) -> dict:
+    return dict(model_path=args.model, detector=args.detector, face=args.face, dope_post=args.dope_post,
+                body_model=args.body_model, model_threads=args.model_threads, hand_model=args.hand_model,
+                hand_mirror=not args.no_hand_mirror)
+
+
+def _run_live(args: argparse.Namespace) -> int:
+    """One camera or stream (wholebody.predict.live): results.jsonl line by line until it ends or Ctrl-C."""
+    from wholebody.predict.live import LiveCapture, LiveOptions, LiveRun, SourceUnavailable
+
+    if args.max_frames is not None and args.max_frames < 1:
+        return _usage_error("--max-frames must be at least 1")
+    source = args.inputs[0]
+    options = LiveOptions(track=not args.no_track, smooth=not args.no_smooth, score_thr=args.score_thr,
+                          min_cutoff=args.min_cutoff, beta=args.beta, overlay=not args.no_overlay,
+                          openpose=args.output_format == "openpose", show=args.show, max_frames=args.max_frames)
+    started = time.perf_counter()
+    try:
+        capture = LiveCapture(source)
+    except SourceUnavailable as err:
+        print(f"wholebody predict: {err}", file=sys.stderr)
+        return 1
+    try:
+        estimator = load_estimator(**_estimator_choices(args))
+        summary = LiveRun(source, estimator, args.out, options).run(capture)
+    except KeyboardInterrupt:  # while the model loads: nothing was written
+        print("wholebody predict: interrupted", file=sys.stderr)
+        return 130
+    except WholebodyError as err:
+        print(f"wholebody predict: {err}", file=sys.stderr)
+        return 1
+    finally:
+        capture.close()
+    if not args.quiet:
+        seconds = time.perf_counter() - started
+        print(f"{source}: {summary.frames} frames, {summary.people} people, {summary.reconnects} reconnections, "
+              f"ended by {summary.ended_by}, {seconds:.1f} s -> {Path(args.out) / 'results.jsonl'}")
+    return 0
 
 
 def _finish(args: argparse.Namespace, summary, write_failures: list[str], started: float) -> int:
