@@ -9,8 +9,9 @@ frame is done::
 
 ``time`` is seconds since the source opened (wall clock).  People are tracked and smoothed as in
 a video.  Ctrl-C (the current frame is finished first; a second Ctrl-C stops at once), ``q`` /
-Esc in the ``--show`` window, or ``--max-frames`` ends the run cleanly: the lines written so far stay, the overlay video (``DIR/overlays/<name>.mp4``) and the
-OpenPose files (``--format openpose``) are finished.  Frames are taken in order as the source
+Esc in the ``--show`` window, or ``--max-frames`` ends the run cleanly: the lines written so
+far stay, the overlay video (``DIR/overlays/<name>.mp4``) and the OpenPose files
+(``--format openpose``) are finished.  Frames are taken in order as the source
 delivers them; none is skipped, so a model slower than the camera falls behind it.
 
 A source that cannot be opened raises :class:`SourceUnavailable` naming it.  When reads fail
