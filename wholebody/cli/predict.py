@@ -6,6 +6,9 @@ results.json (COCO-WholeBody results, + file_name, frame, track_id), results_3d.
 images.json (image id <-> file name, people per image, errors), overlays/ (PNG per image, MP4
 per video) and, with --plot3d, plots3d/ (a 3D PNG per person).  With --coco ANN.json the run
 keeps that file's image ids, so `wholebody eval ANN.json DIR/results.json` scores it.
+--format openpose adds OpenPose's per-image / per-frame JSON (wholebody.predict.openpose);
+--workers N spreads the inputs over N processes (wholebody.predict.workers).  A camera or stream
+(webcam:N, /dev/videoN, rtsp:// http:// ...) streams results.jsonl instead (wholebody.predict.live).
 
 Exit status: 0 when every input succeeded, 1 when any failed (each is reported on stderr with
 its path and reason; the others are still processed), 2 for a usage error.
@@ -190,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
         if len(args.inputs) != 1 or args.coco or args.boxes or args.workers > 1:
             return _usage_error("a camera or stream must be the only INPUT, without --coco, --boxes or --workers")
         return _run_live(args)
+    if args.show or args.max_frames is not None:
+        log.warning("--show and --max-frames apply to a camera or stream only; ignored")
     try:
         items = _plan(args)
     except WholebodyError as err:
