@@ -105,3 +105,30 @@ def test_cli_workers_flag_matches_one_process(tmp_path):
     bad = subprocess.run([sys.executable, "-c", script, "predict", str(data), "--workers", "0"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "--workers" in bad.stderr
+
+
+def test_ctrl_c_with_workers_leaves_no_results_and_no_shard_folders(tmp_path):
+    import signal
+    import time
+
+    data = tmp_path / "in"
+    data.mkdir()
+    for k in range(20):
+        Image.fromarray(np.full((60, 80, 3), 255 * (k % 2), np.uint8)).save(data / f"img{k:02d}.png")
+    out = tmp_path / "out"
+    script = RUN_WITH_FAKE.format(tests=str(TESTS)).replace("load_fake_estimator", "load_slow_fake_estimator")
+    process = subprocess.Popen([sys.executable, "-c", script, "predict", str(data), "--out", str(out), "--workers",
+                                "2", "--no-overlay"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, OMP_NUM_THREADS="1"), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(out.glob(".shards-*/*"))) < 2:
+            time.sleep(0.1)  # both workers have started writing
+        time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the workers get it too
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130 and "Traceback" not in stderr and "interrupted" in stderr
+    assert sorted(p.name for p in out.iterdir()) == []  # no results, no shard folders
