@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -120,3 +121,32 @@ def test_cli_ctrl_c_ends_cleanly_with_every_frame_on_disk(tmp_path):
         count += 1
     assert count == len(lines)  # the overlay video was finished, not left half-written
     assert np.isfinite([p for line in lines for person in line["people"] for p in person["keypoints"]]).all()
+
+
+def test_real_clip_served_as_mjpeg_gives_one_line_per_frame(tmp_path):
+    clip = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "videos" / "sports2d_demo.mp4"
+    if not clip.is_file():
+        pytest.skip(f"real clip not found at {clip} (../shared/media beside the repo)")
+    from wholebody.data.video import VideoReader
+
+    with VideoReader(clip) as reader:  # 8 frames at half size keep the test fast
+        frames = [cv2.resize(frame, None, fx=0.5, fy=0.5) for _, frame in itertools.islice(reader, 8)]
+    seen = []
+
+    def recording_estimator(image):
+        seen.append(image)
+        return FakeEstimator()(image)
+
+    with MJPEGServer(frames) as server:
+        capture = LiveCapture(server.url)
+        try:
+            summary = LiveRun(server.url, recording_estimator, tmp_path, LiveOptions(retries=1, retry_wait=0.01,
+                                                                                     overlay=False)).run(capture)
+        finally:
+            capture.close()
+    lines = _lines(tmp_path / "results.jsonl")
+    assert summary.frames == len(lines) == 8 and [line["frame"] for line in lines] == list(range(8))
+    height, width = frames[0].shape[:2]
+    assert all((line["width"], line["height"]) == (width, height) for line in lines)
+    for sent, got in zip(frames, seen):  # the frames arrive in order, in RGB, JPEG-close to what was sent
+        assert np.abs(sent.astype(int) - got.astype(int)).mean() < 8
