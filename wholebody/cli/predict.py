@@ -6,6 +6,9 @@ results.json (COCO-WholeBody results, + file_name, frame, track_id), results_3d.
 images.json (image id <-> file name, people per image, errors), overlays/ (PNG per image, MP4
 per video) and, with --plot3d, plots3d/ (a 3D PNG per person).  With --coco ANN.json the run
 keeps that file's image ids, so `wholebody eval ANN.json DIR/results.json` scores it.
+--format openpose adds OpenPose's per-image / per-frame JSON (wholebody.predict.openpose);
+--workers N spreads the inputs over N processes (wholebody.predict.workers).  A camera or stream
+(webcam:N, /dev/videoN, rtsp:// http:// ...) streams results.jsonl instead (wholebody.predict.live).
 
 Exit status: 0 when every input succeeded, 1 when any failed (each is reported on stderr with
 its path and reason; the others are still processed), 2 for a usage error.
@@ -70,7 +73,9 @@ def load_estimator(model_path: str | None, detector: str | None = None, face: st
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="image, folder (recursive), glob pattern (quote it), or video (mp4 avi mov mkv webm)")
+                        help="image, folder (recursive), glob pattern (quote it), or video (mp4 avi mov mkv webm); "
+                             "or one live source: webcam:N, /dev/videoN, or a stream URL (rtsp:// http:// ...), "
+                             "whose results stream to DIR/results.jsonl (Ctrl-C ends it cleanly)")
     parser.add_argument("--out", default="wholebody-out", metavar="DIR", help="output folder (default: %(default)s)")
     parser.add_argument("--model", default=None, metavar="PATH", help="checkpoint (default: the part-expert ensemble)")
     parser.add_argument("--coco", default=None, metavar="ANN.json",
@@ -97,6 +102,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="post-processing of a DOPE --model: pose-box NMS (default) or the paper's pose-proposal "
                              "integration")
     parser.add_argument("--box-thr", type=float, metavar="SCORE", default=0.0, help="minimum score of a --boxes box (default 0)")
+    parser.add_argument("--format", choices=("coco", "openpose"), default="coco", dest="output_format",
+                        help="coco (default): results.json etc. only; openpose: also one OpenPose "
+                             "<name>_keypoints.json per image / video frame under DIR/openpose/ (BODY_25, "
+                             "face 70, hands 21; read by Pose2Sim and Sports2D)")
     parser.add_argument("--no-overlay", action="store_true", help="write no overlay images / videos")
     parser.add_argument("--plot3d", action="store_true", help="also write a 3D plot PNG per person (images only)")
     parser.add_argument("--no-track", action="store_true", help="video: no track ids (and so no smoothing)")
@@ -109,12 +118,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="One-Euro speed coefficient, per person-size/s (default 20)")
     parser.add_argument("--threads", type=int, metavar="N", default=min(4, os.cpu_count() or 1),
                         help="threads for decoding and writing files (default: %(default)s)")
+    parser.add_argument("--workers", type=int, metavar="N", default=1,
+                        help="estimator processes, each on a contiguous share of the inputs, merged into the same "
+                             "outputs as one process (default 1); each gets --threads threads and, unless "
+                             "--model-threads is given, the machine's cores / N threads per model call")
     parser.add_argument("--model-threads", type=int, metavar="N", default=None,
                         help="threads per model call of the default model (default: the machine's cores, at most 4)")
     parser.add_argument("--score-thr", type=float, metavar="S", default=0.3,
                         help="keypoint score above which points are drawn, tracked and smoothed (default 0.3)")
     parser.add_argument("--max-megapixels", type=float, metavar="MPX", default=100.0,
                         help="refuse images larger than this (default 100)")
+    parser.add_argument("--show", action="store_true",
+                        help="live source: show the overlay in a window (q or Esc ends the run) when a display exists")
+    parser.add_argument("--max-frames", type=int, metavar="N", default=None,
+                        help="live source: stop after N frames (default: run until the source ends or Ctrl-C)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
 
 
@@ -125,8 +142,9 @@ def _usage_error(message: str) -> int:
 
 def _check_usage(args: argparse.Namespace) -> str | None:
     """The first usage problem in ``args``, or None."""
-    if args.threads < 1 or args.detect_every < 1 or (args.model_threads is not None and args.model_threads < 1):
-        return "--threads, --model-threads and --detect-every must be at least 1"
+    if (args.threads < 1 or args.detect_every < 1 or args.workers < 1
+            or (args.model_threads is not None and args.model_threads < 1)):
+        return "--threads, --model-threads, --workers and --detect-every must be at least 1"
     if not 0.0 <= args.score_thr <= 1.0:
         return "--score-thr must be in [0, 1]"
     if args.max_megapixels <= 0 or args.min_cutoff <= 0 or args.beta < 0:
@@ -150,6 +168,15 @@ def _plan(args: argparse.Namespace):
     return items
 
 
+def _extra_writers(args: argparse.Namespace, tasks) -> list:
+    """Writers of the optional output formats (``--format``)."""
+    if args.output_format == "openpose":
+        from wholebody.predict.openpose import OpenPoseWriter
+
+        return [OpenPoseWriter(args.out, tasks)]
+    return []
+
+
 def run(args: argparse.Namespace) -> int:
     from wholebody.data.interrupts import interrupts_as_exceptions
     from wholebody.predict.outdir import OutputFolderBusy, OutputFolderLock
@@ -157,6 +184,14 @@ def run(args: argparse.Namespace) -> int:
     problem = _check_usage(args)
     if problem:
         return _usage_error(problem)
+    from wholebody.predict.live import is_live_source
+
+    if any(is_live_source(argument) for argument in args.inputs):
+        if len(args.inputs) != 1 or args.coco or args.boxes or args.workers > 1:
+            return _usage_error("a camera or stream must be the only INPUT, without --coco, --boxes or --workers")
+        return _run_live(args)
+    if args.show or args.max_frames is not None:
+        log.warning("--show and --max-frames apply to a camera or stream only; ignored")
     try:
         items = _plan(args)
     except WholebodyError as err:
@@ -201,6 +236,9 @@ def _run_locked(args: argparse.Namespace, items) -> int:
     )
     if args.plot3d and any(item.source.kind == "video" for item in items):
         log.warning("--plot3d makes plots for still images only; videos get none")
+    choices = _estimator_choices(args)
+    if args.workers > 1:
+        return _run_workers(args, items, options, choices, report, started)
     write_failures: list[str] = []
 
     def write_failed(label: str, err: BaseException) -> None:
@@ -213,7 +251,8 @@ def _run_locked(args: argparse.Namespace, items) -> int:
         try:
             manifest = OutputManifest(args.out)
             outputs = PredictionOutputs(args.out, tasks, overlay=not args.no_overlay, plot3d=args.plot3d,
-                                        score_thr=args.score_thr, manifest=manifest)
+                                        score_thr=args.score_thr, manifest=manifest,
+                                        extra_writers=_extra_writers(args, tasks))
             if outputs.overlay:
                 manifest.expect(outputs.overlay_path(item) for item in items)
         except OutputError as err:
@@ -221,9 +260,6 @@ def _run_locked(args: argparse.Namespace, items) -> int:
             return 1
         except OSError as err:
             return _usage_error(f"cannot write to --out {args.out}: {err}")
-        choices = dict(model_path=args.model, detector=args.detector, face=args.face, dope_post=args.dope_post,
-                       body_model=args.body_model, model_threads=args.model_threads, hand_model=args.hand_model,
-                       hand_mirror=not args.no_hand_mirror)
         runner = PredictRun(lambda: load_estimator(**choices), outputs, options, report)
         try:
             summary = runner.run(items)
@@ -245,6 +281,79 @@ def _run_locked(args: argparse.Namespace, items) -> int:
         except BaseException:
             outputs.abort()
             raise
+    return _finish(args, summary, write_failures, started)
+
+
+def _run_workers(args: argparse.Namespace, items, options, choices: dict, report, started: float) -> int:
+    """``--workers N``: the run spread over N processes (wholebody.predict.workers)."""
+    import functools
+
+    from wholebody.data.interrupts import interrupt_name, interrupt_status
+    from wholebody.predict.outdir import OutputManifest
+    from wholebody.predict.runner import EstimatorUnavailable
+    from wholebody.predict.workers import OutputSettings, run_sharded
+
+    if choices["model_threads"] is None:  # the cores are shared by the workers
+        choices = choices | {"model_threads": max(1, (os.cpu_count() or 1) // args.workers)}
+    settings = OutputSettings(overlay=not args.no_overlay, plot3d=args.plot3d, score_thr=args.score_thr,
+                              output_format=args.output_format)
+    options.progress = False  # no bar across processes; failures are reported as each worker ends
+    try:
+        summary, write_failures = run_sharded(items, args.workers, functools.partial(load_estimator, **choices),
+                                              args.out, options, settings, report, OutputManifest(args.out))
+    except EstimatorUnavailable as err:
+        print(f"wholebody predict: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as interrupt:
+        print(f"wholebody predict: {interrupt_name(interrupt)}; no results written", file=sys.stderr)
+        return interrupt_status(interrupt)
+    except OSError as err:
+        return _usage_error(f"cannot write to --out {args.out}: {err}")
+    return _finish(args, summary, write_failures, started)
+
+
+def _estimator_choices(args: argparse.Namespace) -> dict:
+    return dict(model_path=args.model, detector=args.detector, face=args.face, dope_post=args.dope_post,
+                body_model=args.body_model, model_threads=args.model_threads, hand_model=args.hand_model,
+                hand_mirror=not args.no_hand_mirror)
+
+
+def _run_live(args: argparse.Namespace) -> int:
+    """One camera or stream (wholebody.predict.live): results.jsonl line by line until it ends or Ctrl-C."""
+    from wholebody.predict.live import LiveCapture, LiveOptions, LiveRun, SourceUnavailable
+
+    if args.max_frames is not None and args.max_frames < 1:
+        return _usage_error("--max-frames must be at least 1")
+    source = args.inputs[0]
+    options = LiveOptions(track=not args.no_track, smooth=not args.no_smooth, score_thr=args.score_thr,
+                          min_cutoff=args.min_cutoff, beta=args.beta, overlay=not args.no_overlay,
+                          openpose=args.output_format == "openpose", show=args.show, max_frames=args.max_frames)
+    started = time.perf_counter()
+    try:
+        capture = LiveCapture(source)
+    except SourceUnavailable as err:
+        print(f"wholebody predict: {err}", file=sys.stderr)
+        return 1
+    try:
+        estimator = load_estimator(**_estimator_choices(args))
+        summary = LiveRun(source, estimator, args.out, options).run(capture)
+    except KeyboardInterrupt:  # while the model loads: nothing was written
+        print("wholebody predict: interrupted", file=sys.stderr)
+        return 130
+    except WholebodyError as err:
+        print(f"wholebody predict: {err}", file=sys.stderr)
+        return 1
+    finally:
+        capture.close()
+    if not args.quiet:
+        seconds = time.perf_counter() - started
+        print(f"{source}: {summary.frames} frames, {summary.people} people, {summary.reconnects} reconnections, "
+              f"ended by {summary.ended_by}, {seconds:.1f} s -> {Path(args.out) / 'results.jsonl'}")
+    return 0
+
+
+def _finish(args: argparse.Namespace, summary, write_failures: list[str], started: float) -> int:
+    """Print the summary line; the exit status."""
     if not args.quiet:
         seconds = time.perf_counter() - started
         done = summary.images + summary.frames

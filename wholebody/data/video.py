@@ -9,7 +9,8 @@ failing (``max_consecutive_failures`` in a row) the stream is over; if that happ
 frame count in the header, the missing tail is reported once.  Damage that the decoder conceals
 (e.g. MJPEG with error concealment) yields a visibly damaged frame and cannot be detected here.
 
-Writing: :class:`VideoWriter` encodes MPEG-4 Part 2 (``mp4v``) into a temporary file next to
+Writing: :class:`VideoWriter` encodes a browser-playable H.264 MP4 (PyAV; VP9 / WebM or OpenCV's
+``mp4v`` as fallbacks, see :mod:`wholebody.data.browser_video`) into a temporary file next to
 the target and renames it over the target only when closed without error.
 """
 
@@ -131,15 +132,31 @@ def _open_quietly(cv2, path: Path):
 
 
 class VideoWriter(AtomicOutput):
-    """Write RGB uint8 frames to ``path`` (``mp4v``), atomically: temp file, then ``os.replace``.
+    """Write RGB uint8 frames to ``path``, atomically: temp file, then ``os.replace``.
+
+    ``fourcc`` None (default): a video browsers play (:mod:`wholebody.data.browser_video`):
+    H.264 / MP4; else VP9 / WebM, and then ``path`` takes the ``.webm`` suffix; else OpenCV's
+    ``mp4v`` with a warning.  A ``fourcc`` string (e.g. ``"mp4v"``, ``"MJPG"``) encodes with
+    OpenCV and that code, the container following ``path``'s extension.  :attr:`codec` says
+    what was chosen (``"h264"``, ``"vp9"`` or the fourcc).
 
     The frame size is taken from the first frame; later frames of another size are resized.
     Use as a context manager: leaving the block with an exception deletes the temporary file.
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float, fourcc: str = "mp4v") -> None:
+    def __init__(self, path: str | os.PathLike, fps: float, fourcc: str | None = None) -> None:
+        from wholebody.data.browser_video import available_codec
+
         self.path = Path(path)
         self.fps = float(fps) if fps and fps > 0 else DEFAULT_FPS
+        self._browser = available_codec() if fourcc is None else None
+        if fourcc is None and self._browser is None:
+            log.warning("%s: no H.264 or VP9 encoder (install the [video] extra: PyAV); writing mp4v, "
+                        "which web browsers do not play", self.path)
+            fourcc = "mp4v"
+        if self._browser is not None:
+            self.path = self.path.with_suffix(self._browser.suffix)
+        self.codec = self._browser.name if self._browser is not None else fourcc
         self.fourcc = fourcc
         self.frames_written = 0
         self._writer = None
@@ -151,31 +168,51 @@ class VideoWriter(AtomicOutput):
         os.chmod(tmp, 0o644)  # mkstemp makes the file private; outputs are ordinary files
         self._tmp = Path(tmp)
 
+    def _open(self, width: int, height: int):
+        if self._browser is not None:
+            from wholebody.data.browser_video import PyAVEncoder
+
+            return PyAVEncoder(self._tmp, self.fps, width, height, self._browser)
+        import cv2
+
+        writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (width, height))
+        if not writer.isOpened():
+            raise ImageError(self.path, f"cannot open a '{self.fourcc}' video writer for this file type")
+        return writer
+
     def write(self, frame_rgb: np.ndarray) -> None:
         import cv2
 
         height, width = frame_rgb.shape[:2]
         if self._writer is None:
             self._size = (width, height)
-            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, self._size)
-            if not self._writer.isOpened():
-                raise ImageError(self.path, f"cannot open a '{self.fourcc}' video writer for this file type")
+            self._writer = self._open(width, height)
         if (width, height) != self._size:
             frame_rgb = cv2.resize(frame_rgb, self._size, interpolation=cv2.INTER_AREA)
-        self._writer.write(cv2.cvtColor(np.ascontiguousarray(frame_rgb), cv2.COLOR_RGB2BGR))
+        if self._browser is not None:
+            self._writer.write(frame_rgb)
+        else:
+            self._writer.write(cv2.cvtColor(np.ascontiguousarray(frame_rgb), cv2.COLOR_RGB2BGR))
         self.frames_written += 1
+
+    def _release(self, finish: bool) -> None:
+        writer, self._writer = self._writer, None
+        if self._browser is None:
+            writer.release()
+        elif finish:
+            writer.close()
+        else:
+            writer.abort()
 
     def close(self) -> None:
         """Finish the file and move it into place (nothing is written for zero frames)."""
         if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+            self._release(finish=True)
             os.replace(self._tmp, self.path)
         self.abort()
 
     def abort(self) -> None:
         """Drop the temporary file; the target is left untouched."""
         if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+            self._release(finish=False)
         self._tmp.unlink(missing_ok=True)

@@ -57,8 +57,10 @@ class PredictionOutputs:
     """Streams results to ``out_dir`` (layout in the module docstring)."""
 
     def __init__(self, out_dir: str | Path, tasks: BackgroundTasks, overlay: bool = True, plot3d: bool = False,
-                 score_thr: float = 0.3, manifest: OutputManifest | None = None) -> None:
+                 score_thr: float = 0.3, manifest: OutputManifest | None = None,
+                 extra_writers: Sequence = ()) -> None:
         self.out_dir = Path(out_dir)
+        self.extra_writers = list(extra_writers)  # e.g. OpenPoseWriter: ``add(item, people, frame)``
         self.tasks, self.overlay, self.plot3d, self.score_thr = tasks, overlay, plot3d, score_thr
         self.manifest = manifest
         self.committed = False  # True once the JSON files are in place
@@ -86,6 +88,8 @@ class PredictionOutputs:
         self.people_written += len(people)
         height, width = image.shape[:2]
         self._images.append({"id": image_id, **extra, "width": width, "height": height, "num_people": len(people)})
+        for writer in self.extra_writers:
+            writer.add(item, people, frame)
         if frame is not None:
             return  # video overlays go through video_writer(); no per-frame plots
         if self.overlay:
