@@ -2,11 +2,16 @@
 
 A training step that reads a device value on the host (``.item()``, ``if tensor:``, a boolean
 mask, ``nonzero``, ``unique``, a copy to the CPU) stalls the host until the device has caught up,
-so the device idles while Python prepares the next kernels.  The count is taken from
-``torch.profiler``'s operator events and is the same on CPU as on a GPU for the operators below,
-which makes it checkable without a GPU.  On CUDA, an operator whose kernels include a
-device->host memcpy is counted too (a ``.cpu()`` / ``.tolist()`` / ``.numpy()`` of a device tensor).
-An operator nested inside a counted one (``item`` -> ``_local_scalar_dense``) counts once.
+so the device idles while Python prepares the next kernels.
+
+* On CUDA the count is the number of device->host memcpys in the profile: every such read
+  makes one, and reads of host-resident scalars (the optimizer's step counters) make none.
+* On a CPU nothing is copied, so the count is the number of operators that would need a device
+  value on the host (``SYNC_OPS``), an operator nested inside a counted one
+  (``item`` -> ``_local_scalar_dense``) counting once.  Operators inside ``optimizer.step``
+  are left out: torch's optimizers read their step counters, which stay on the host.
+
+This makes the count checkable without a GPU.
 """
 
 from __future__ import annotations
@@ -25,8 +30,15 @@ SYNC_OPS = frozenset({
 })
 
 
-def _is_device_to_host(event) -> bool:
-    return any("DtoH" in kernel.name or "Device -> Pageable" in kernel.name for kernel in getattr(event, "kernels", ()))
+def _is_device_to_host(kernel) -> bool:
+    return "DtoH" in kernel.name or "Device -> Pageable" in kernel.name
+
+
+def _ancestors(event):
+    parent = event.cpu_parent
+    while parent is not None:
+        yield parent
+        parent = parent.cpu_parent
 
 
 def count_host_syncs(fn: Callable[[], object], device: torch.device | str = "cpu") -> tuple[int, Counter]:
@@ -38,17 +50,19 @@ def count_host_syncs(fn: Callable[[], object], device: torch.device | str = "cpu
         if device.type == "cuda":
             torch.cuda.synchronize(device)
     by_name: Counter = Counter()
+    events = sorted(prof.events(), key=lambda e: e.time_range.start)
+    if device.type == "cuda":
+        for event in events:
+            by_name[event.name] += sum(_is_device_to_host(k) for k in getattr(event, "kernels", ()))
+        by_name = +by_name  # drop the zeros
+        return sum(by_name.values()), by_name
     counted: set[int] = set()
-    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
-        if not (event.name in SYNC_OPS or _is_device_to_host(event)):
+    for event in events:
+        if event.name not in SYNC_OPS:
             continue
-        parent, nested = event.cpu_parent, False
-        while parent is not None:
-            if id(parent) in counted:
-                nested = True
-                break
-            parent = parent.cpu_parent
-        if not nested:
-            counted.add(id(event))
-            by_name[event.name] += 1
+        ancestors = list(_ancestors(event))
+        if any(id(a) in counted or a.name.startswith("Optimizer.step") for a in ancestors):
+            continue
+        counted.add(id(event))
+        by_name[event.name] += 1
     return sum(by_name.values()), by_name
