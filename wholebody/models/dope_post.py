@@ -40,11 +40,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from wholebody.nn.nms import box_iou, nms
+from wholebody.nn.nms import box_iou, nms, suppression_keep
 
 POSE_BOX_MARGIN = 0.1
 NMS_IOU = 0.5  # DOPE's code: 0.1 (module docstring)
 POST_PROCESSING = ("nms", "ppi")
+BLOCK = 512  # candidates resolved together by the greedy passes of PPI
 
 
 @dataclass
@@ -75,19 +76,65 @@ def pose_boxes(pose2d: np.ndarray, margin: float = POSE_BOX_MARGIN) -> np.ndarra
     return np.concatenate([low - pad, high + pad], axis=-1)
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    return box_iou(torch.as_tensor(box[None], dtype=torch.float64), torch.as_tensor(boxes, dtype=torch.float64))[0].numpy()
+def _mje_overlaps(pose2d: np.ndarray, sides: np.ndarray, leaders: np.ndarray, others: np.ndarray, th_iou: float
+                  ) -> np.ndarray:
+    """(L, B) 'mje' overlap: mean 2D joint distance / (2 x the leader's longest box side + 1) < th_iou."""
+    distance = np.linalg.norm(pose2d[others][None] - pose2d[leaders][:, None], axis=-1).mean(axis=-1)
+    return distance / (2 * sides[leaders][:, None] + 1) < th_iou
 
 
-def _overlaps(overlap: str, best: int, group: np.ndarray, boxes: np.ndarray, pose2d: np.ndarray,
-              th_iou: float) -> np.ndarray:
-    """Which candidates of ``group`` belong to ``best``'s instance (module docstring, step 2)."""
+def _overlap_function(overlap: str, rows: np.ndarray, boxes: np.ndarray, cand_2d: np.ndarray, th_iou: float):
+    """``f(leaders, others) -> (L, B) bool``: which candidates join a leader's instance (module docstring, step 2)."""
     if overlap == "bbox":
-        return _iou(boxes[best], boxes[group]) > th_iou
+        # candidates of one proposal share its box: one IoU matrix over the proposals serves them all
+        iou = box_iou(torch.as_tensor(boxes, dtype=torch.float64), torch.as_tensor(boxes, dtype=torch.float64)).numpy()
+        return lambda leaders, others: iou[np.ix_(rows[leaders], rows[others])] > th_iou
     if overlap == "mje":
-        side = float((boxes[best, 2:] - boxes[best, :2]).max())
-        return np.linalg.norm(pose2d[group] - pose2d[best], axis=-1).mean(axis=-1) / (2 * side + 1) < th_iou
+        sides = (boxes[rows, 2:] - boxes[rows, :2]).max(axis=1)
+        return lambda leaders, others: _mje_overlaps(cand_2d, sides, leaders, others, th_iou)
     raise ValueError(f"unknown PPI overlap {overlap!r}; choose 'bbox' or 'mje'")
+
+
+def greedy_leaders(order: np.ndarray, overlaps) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy clustering in priority order, without a loop per candidate.
+
+    A candidate becomes a leader unless an earlier leader overlaps it; every candidate belongs to
+    the first leader (in ``order``) that overlaps it, a leader to itself.  Candidates are taken
+    in blocks of ``BLOCK``: overlaps with the leaders found so far first, then the block's own
+    greedy outcome (``nn.nms.suppression_keep``).
+
+    Args:
+        order: (C,) candidate indices, by decreasing priority.
+        overlaps: ``f(leaders, others) -> (L, B) bool``, whether leader l claims candidate b.
+    Returns:
+        leaders (candidate indices, in priority order) and owner (C,) leader of each candidate
+        (indexed by candidate, -1 for those not in ``order``).
+    """
+    owner = np.full(int(order.max(initial=-1)) + 1, -1, dtype=np.int64)
+    leaders = np.zeros(0, dtype=np.int64)
+    for start in range(0, len(order), BLOCK):
+        block = order[start:start + BLOCK]
+        block_owner = np.full(len(block), -1, dtype=np.int64)
+        if len(leaders):
+            claimed = overlaps(leaders, block)  # (L, B)
+            hit = claimed.any(axis=0)
+            block_owner[hit] = leaders[claimed.argmax(axis=0)[hit]]
+        inside = overlaps(block, block)
+        np.fill_diagonal(inside, True)
+        free = block_owner < 0
+        keep = suppression_keep(torch.as_tensor(inside)[None], torch.as_tensor(free)[None])[0].numpy()
+        # a free non-leader belongs to the first block leader before it that claims it
+        claimed = np.triu(inside, 0) & keep[:, None]
+        first = claimed.argmax(axis=0)
+        block_owner[free] = block[first[free]]
+        owner[block] = block_owner
+        leaders = np.concatenate([leaders, block[keep]])
+    return leaders, owner
+
+
+def _score_order(scores: np.ndarray) -> np.ndarray:
+    """Indices by decreasing score, ties in index order (as repeated ``np.argmax`` picks them)."""
+    return np.argsort(-scores, kind="stable")
 
 
 def _side(part: str, cls: int, hand_classes_per_side: int | None) -> bool | None:
@@ -109,6 +156,24 @@ def _weighted_mode(weights: np.ndarray, classes: np.ndarray, pose2d: np.ndarray,
     return (joint_weights[..., None] * pose2d).sum(0), (joint_weights[..., None] * pose3d).sum(0)
 
 
+def _best_mode(members: np.ndarray, cand_score: np.ndarray, cand_3d: np.ndarray, th_pose3d: float,
+               min_mode_score: float) -> tuple[float, int, np.ndarray]:
+    """The instance's best mode (module docstring, step 3): (summed score, top candidate, members)."""
+    def near(leaders: np.ndarray, others: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(cand_3d[others][None] - cand_3d[leaders][:, None], axis=-1).mean(axis=-1) < th_pose3d
+
+    tops, _ = greedy_leaders(members[_score_order(cand_score[members])], near)
+    # modes after the first stop at the first top below min_mode_score (tops are in score order)
+    low = np.flatnonzero(cand_score[tops[1:]] < min_mode_score)
+    tops = tops[:1 + (low[0] if len(low) else len(tops) - 1)]
+    chunks = [near(tops[i:i + BLOCK], members) for i in range(0, len(tops), BLOCK)]
+    within = np.concatenate(chunks) if chunks else np.zeros((0, len(members)), bool)
+    within[np.arange(len(tops)), np.searchsorted(members, tops)] = True
+    totals = np.array([float(cand_score[members][row].sum()) for row in within])
+    best = int(np.argmax(totals))  # the first of equal totals, as a strict '>' keeps it
+    return float(totals[best]), int(tops[best]), members[within[best]]
+
+
 def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, pose3d: np.ndarray,
         score_th: float | None = None, th_iou: float = 0.2, th_pose3d: float = 0.3, min_mode_score: float = 0.05,
         th_detect: float = 0.002, hand_classes_per_side: int | None = None, upper_body_from: int | None = None,
@@ -120,6 +185,8 @@ def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, po
         pose2d: (N, K, J, 2) original pixels; pose3d: (N, K, J, 3) metres.
     """
     boxes, scores, pose2d, pose3d = (np.asarray(a, dtype=np.float64) for a in (boxes, scores, pose2d, pose3d))
+    if overlap not in ("bbox", "mje"):
+        raise ValueError(f"unknown PPI overlap {overlap!r}; choose 'bbox' or 'mje'")
     num_classes = scores.shape[1] - 1
     threshold = 0.1 / num_classes if score_th is None else score_th
     rows, classes = np.nonzero(scores[:, 1:] >= threshold)
@@ -127,28 +194,13 @@ def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, po
         return []
     cand_score = scores[rows, classes + 1]
     cand_box, cand_2d, cand_3d = boxes[rows], pose2d[rows, classes], pose3d[rows, classes]
-    remaining = np.ones(len(rows), bool)
+    # Step 2 is greedy clustering: an instance's leader is the best candidate no earlier leader claims.
+    leaders, owner = greedy_leaders(_score_order(cand_score), _overlap_function(overlap, rows, boxes, cand_2d, th_iou))
+    by_owner = np.argsort(owner, kind="stable")  # members of each instance, in candidate order
+    bounds = np.searchsorted(owner[by_owner], leaders[:, None] + np.array([0, 1]))
     detections = []
-    while remaining.any():
-        best = int(np.flatnonzero(remaining)[np.argmax(cand_score[remaining])])
-        group = np.flatnonzero(remaining)
-        group = group[_overlaps(overlap, best, group, cand_box, cand_2d, th_iou)]
-        group = np.union1d(group, [best])
-        remaining[group] = False
-        unassigned = np.ones(len(group), bool)
-        best_mode = None
-        while unassigned.any():
-            top = int(np.flatnonzero(unassigned)[np.argmax(cand_score[group][unassigned])])
-            if cand_score[group[top]] < min_mode_score and best_mode is not None:
-                break
-            distance = np.linalg.norm(cand_3d[group] - cand_3d[group[top]], axis=-1).mean(axis=-1)
-            members = distance < th_pose3d
-            members[top] = True
-            unassigned &= ~members
-            total = float(cand_score[group][members].sum())
-            if best_mode is None or total > best_mode[0]:
-                best_mode = (total, group[top], group[members])
-        total, top_index, members = best_mode
+    for leader, (lo, hi) in zip(leaders, bounds):  # one pass per instance, vectorised inside
+        total, top_index, members = _best_mode(by_owner[lo:hi], cand_score, cand_3d, th_pose3d, min_mode_score)
         if total > th_detect:
             mean2d, mean3d = _weighted_mode(cand_score[members], classes[members], cand_2d[members], cand_3d[members],
                                             upper_body_from, lower_body_joints)
