@@ -31,6 +31,12 @@ score is one probability.  DOPE's code suppresses at IoU 0.1; we default to 0.5 
 in COCO crowds overlap more than that (two overfit fixture models, ``benchmarks/overfit_dope.py``:
 whole-body AP 0.758 / 0.756 at 0.1, 0.904 / 0.831 at 0.4, 0.904 / 0.904 at 0.5).  Every
 function accepts zero proposals and returns no detection.
+
+Both run without a loop per proposal or candidate.  PPI's steps 2 and 3 are greedy clusterings
+(a candidate leads unless an earlier leader claims it), computed by :func:`greedy_leaders` on
+overlap matrices block by block, with ``nn.nms.suppression_keep`` inside a block; what remains
+is one pass per detected instance.  The detections are identical to the candidate-by-candidate
+loops they replace (``tests/test_dope_post_vectorised.py``).
 """
 
 from __future__ import annotations
