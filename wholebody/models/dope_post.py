@@ -51,7 +51,8 @@ from wholebody.nn.nms import box_iou, nms, suppression_keep
 POSE_BOX_MARGIN = 0.1
 NMS_IOU = 0.5  # DOPE's code: 0.1 (module docstring)
 POST_PROCESSING = ("nms", "ppi")
-BLOCK = 512  # candidates resolved together by the greedy passes of PPI
+BLOCK = 128  # candidates resolved together by the greedy passes of PPI
+SMALL_INSTANCE = 64  # PPI instances up to this many candidates find their modes in batches
 
 
 @dataclass
@@ -89,15 +90,32 @@ def _mje_overlaps(pose2d: np.ndarray, sides: np.ndarray, leaders: np.ndarray, ot
     return distance / (2 * sides[leaders][:, None] + 1) < th_iou
 
 
-def _overlap_function(overlap: str, rows: np.ndarray, boxes: np.ndarray, cand_2d: np.ndarray, th_iou: float):
-    """``f(leaders, others) -> (L, B) bool``: which candidates join a leader's instance (module docstring, step 2)."""
+def _instances(overlap: str, rows: np.ndarray, cand_score: np.ndarray, boxes: np.ndarray,
+               cand_2d: np.ndarray, th_iou: float) -> tuple[np.ndarray, np.ndarray]:
+    """Step 2: instance leaders (candidate indices, by decreasing score) and each candidate's leader.
+
+    'bbox': candidates of one proposal share its box, so a proposal's candidates all join the
+    instance of its best candidate, and the grouping is greedy NMS over the proposals, ordered
+    by their best candidate (ties in candidate order, as ``np.argmax`` picks them).
+    """
     if overlap == "bbox":
-        # candidates of one proposal share its box: one IoU matrix over the proposals serves them all
-        iou = box_iou(torch.as_tensor(boxes, dtype=torch.float64), torch.as_tensor(boxes, dtype=torch.float64)).numpy()
-        return lambda leaders, others: iou[np.ix_(rows[leaders], rows[others])] > th_iou
+        used = np.unique(rows)
+        first = np.searchsorted(rows, used)  # each proposal's first candidate
+        best = np.maximum.reduceat(cand_score, first)
+        # the best candidate of each proposal: the first one reaching its maximum
+        reaching = np.flatnonzero(cand_score == np.repeat(best, np.diff(np.append(first, len(rows)))))
+        best_candidate = reaching[np.unique(rows[reaching], return_index=True)[1]]
+        iou = box_iou(torch.as_tensor(boxes[used], dtype=torch.float64),
+                      torch.as_tensor(boxes[used], dtype=torch.float64)).numpy() > th_iou
+        order = best_candidate[np.lexsort((best_candidate, -best))]
+        proposal_of = np.searchsorted(used, rows)
+        leader_rows, owner_rows = greedy_leaders(proposal_of[order], lambda a, b: iou[np.ix_(a, b)])
+        leader_candidate = np.full(len(used), -1, dtype=np.int64)
+        leader_candidate[proposal_of[best_candidate]] = best_candidate
+        return leader_candidate[leader_rows], leader_candidate[owner_rows[proposal_of]]
     if overlap == "mje":
         sides = (boxes[rows, 2:] - boxes[rows, :2]).max(axis=1)
-        return lambda leaders, others: _mje_overlaps(cand_2d, sides, leaders, others, th_iou)
+        return greedy_leaders(_score_order(cand_score), lambda a, b: _mje_overlaps(cand_2d, sides, a, b, th_iou))
     raise ValueError(f"unknown PPI overlap {overlap!r}; choose 'bbox' or 'mje'")
 
 
@@ -120,20 +138,19 @@ def greedy_leaders(order: np.ndarray, overlaps) -> tuple[np.ndarray, np.ndarray]
     leaders = np.zeros(0, dtype=np.int64)
     for start in range(0, len(order), BLOCK):
         block = order[start:start + BLOCK]
-        block_owner = np.full(len(block), -1, dtype=np.int64)
-        if len(leaders):
+        if len(leaders):  # most candidates usually join an instance found before
             claimed = overlaps(leaders, block)  # (L, B)
             hit = claimed.any(axis=0)
-            block_owner[hit] = leaders[claimed.argmax(axis=0)[hit]]
+            owner[block[hit]] = leaders[claimed.argmax(axis=0)[hit]]
+            block = block[~hit]
+        if len(block) == 0:
+            continue
         inside = overlaps(block, block)
         np.fill_diagonal(inside, True)
-        free = block_owner < 0
-        keep = suppression_keep(torch.as_tensor(inside)[None], torch.as_tensor(free)[None])[0].numpy()
-        # a free non-leader belongs to the first block leader before it that claims it
-        claimed = np.triu(inside, 0) & keep[:, None]
-        first = claimed.argmax(axis=0)
-        block_owner[free] = block[first[free]]
-        owner[block] = block_owner
+        free = torch.ones((1, len(block)), dtype=torch.bool)
+        keep = suppression_keep(torch.as_tensor(inside)[None], free)[0].numpy()
+        # each of the rest belongs to the first new leader before it that claims it (a leader: itself)
+        owner[block] = block[(np.triu(inside) & keep[:, None]).argmax(axis=0)]
         leaders = np.concatenate([leaders, block[keep]])
     return leaders, owner
 
@@ -180,6 +197,42 @@ def _best_mode(members: np.ndarray, cand_score: np.ndarray, cand_3d: np.ndarray,
     return float(totals[best]), int(tops[best]), members[within[best]]
 
 
+def _group_layout(owner_rank: np.ndarray, cand_score: np.ndarray, sizes: np.ndarray, ranks: np.ndarray, width: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(G, width) candidate indices of the instances ``ranks``, each row by decreasing score, and validity."""
+    row_of = np.full(len(sizes), -1)
+    row_of[ranks] = np.arange(len(ranks))
+    chosen = np.flatnonzero(row_of[owner_rank] >= 0)
+    chosen = chosen[np.lexsort((chosen, -cand_score[chosen], owner_rank[chosen]))]
+    starts = np.searchsorted(owner_rank[chosen], ranks)
+    rows = row_of[owner_rank[chosen]]
+    cols = np.arange(len(chosen)) - starts[rows]
+    index = np.zeros((len(ranks), width), dtype=np.int64)
+    valid = np.zeros((len(ranks), width), dtype=bool)
+    index[rows, cols], valid[rows, cols] = chosen, True
+    return index, valid
+
+
+def _best_modes(index: np.ndarray, valid: np.ndarray, cand_score: np.ndarray, cand_3d: np.ndarray, th_pose3d: float,
+                min_mode_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 3 for G small instances at once (rows of ``index``, by decreasing score).
+
+    Returns each instance's best-mode total (G,), its top's column (G,) and its members (G, width).
+    """
+    poses = cand_3d[index]  # (G, S, J, 3)
+    near = np.linalg.norm(poses[:, :, None] - poses[:, None], axis=-1).mean(axis=-1) < th_pose3d
+    near |= np.eye(index.shape[1], dtype=bool)
+    near &= valid[:, None, :] & valid[:, :, None]
+    tops = suppression_keep(torch.as_tensor(near), torch.as_tensor(valid)).numpy()
+    # modes after the first stop at the first top below min_mode_score (tops are in score order)
+    score = np.where(valid, cand_score[index], 0.0)
+    tops &= (score >= min_mode_score) | (np.arange(index.shape[1]) == 0)
+    totals = np.where(tops, (near * score[:, None, :]).sum(axis=-1), -np.inf)
+    best = totals.argmax(axis=1)  # the first of equal totals, as a strict '>' keeps it
+    rows = np.arange(len(index))
+    return totals[rows, best], best, near[rows, best]
+
+
 def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, pose3d: np.ndarray,
         score_th: float | None = None, th_iou: float = 0.2, th_pose3d: float = 0.3, min_mode_score: float = 0.05,
         th_detect: float = 0.002, hand_classes_per_side: int | None = None, upper_body_from: int | None = None,
@@ -190,7 +243,8 @@ def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, po
         boxes: (N, 4) proposals, original pixels; scores: (N, K + 1) softmax, column 0 background.
         pose2d: (N, K, J, 2) original pixels; pose3d: (N, K, J, 3) metres.
     """
-    boxes, scores, pose2d, pose3d = (np.asarray(a, dtype=np.float64) for a in (boxes, scores, pose2d, pose3d))
+    # poses are read only where a candidate is: converted to float64 after the gather
+    boxes, scores = np.asarray(boxes, np.float64), np.asarray(scores, np.float64)
     if overlap not in ("bbox", "mje"):
         raise ValueError(f"unknown PPI overlap {overlap!r}; choose 'bbox' or 'mje'")
     num_classes = scores.shape[1] - 1
@@ -199,18 +253,37 @@ def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, po
     if len(rows) == 0:
         return []
     cand_score = scores[rows, classes + 1]
-    cand_box, cand_2d, cand_3d = boxes[rows], pose2d[rows, classes], pose3d[rows, classes]
+    cand_2d = np.asarray(pose2d)[rows, classes].astype(np.float64)
+    cand_3d = np.asarray(pose3d)[rows, classes].astype(np.float64)
     # Step 2 is greedy clustering: an instance's leader is the best candidate no earlier leader claims.
-    leaders, owner = greedy_leaders(_score_order(cand_score), _overlap_function(overlap, rows, boxes, cand_2d, th_iou))
-    by_owner = np.argsort(owner, kind="stable")  # members of each instance, in candidate order
-    bounds = np.searchsorted(owner[by_owner], leaders[:, None] + np.array([0, 1]))
+    leaders, owner = _instances(overlap, rows, cand_score, boxes, cand_2d, th_iou)
+    rank = np.full(len(owner), -1)
+    rank[leaders] = np.arange(len(leaders))
+    owner_rank = rank[owner]
+    sizes = np.bincount(owner_rank, minlength=len(leaders))
+    found = {}  # instance rank -> (total, top candidate, members)
+    # small instances in batches of similar size; the few large ones one by one, in blocks
+    width = 1
+    while width <= SMALL_INSTANCE:
+        ranks = np.flatnonzero((sizes <= width) & (sizes > width // 2))
+        per_batch = max(1, 2 ** 22 // (width * width * cand_3d.shape[1]))
+        for start in range(0, len(ranks), per_batch):
+            index, valid = _group_layout(owner_rank, cand_score, sizes, ranks[start:start + per_batch], width)
+            totals, best, members = _best_modes(index, valid, cand_score, cand_3d, th_pose3d, min_mode_score)
+            for r, total, top, row, member in zip(ranks[start:start + per_batch], totals, best, index, members):
+                found[r] = (total, row[top], np.sort(row[member]))
+        width *= 2
+    by_owner = np.argsort(owner_rank, kind="stable")  # members of each instance, in candidate order
+    bounds = np.searchsorted(owner_rank[by_owner], np.arange(len(leaders))[:, None] + np.array([0, 1]))
+    for r in np.flatnonzero(sizes > SMALL_INSTANCE):
+        found[r] = _best_mode(by_owner[bounds[r, 0]:bounds[r, 1]], cand_score, cand_3d, th_pose3d, min_mode_score)
     detections = []
-    for leader, (lo, hi) in zip(leaders, bounds):  # one pass per instance, vectorised inside
-        total, top_index, members = _best_mode(by_owner[lo:hi], cand_score, cand_3d, th_pose3d, min_mode_score)
+    for r in range(len(leaders)):
+        total, top_index, members = found[r]
         if total > th_detect:
             mean2d, mean3d = _weighted_mode(cand_score[members], classes[members], cand_2d[members], cand_3d[members],
                                             upper_body_from, lower_body_joints)
-            detections.append(PartDetection(part, total, mean2d, mean3d, cand_box[top_index].copy(),
+            detections.append(PartDetection(part, float(total), mean2d, mean3d, boxes[rows[top_index]].copy(),
                                             _side(part, int(classes[top_index]), hand_classes_per_side)))
     return sorted(detections, key=lambda d: -d.score)
 
@@ -218,7 +291,7 @@ def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, po
 def pose_nms(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, pose3d: np.ndarray,
              min_score: float = 0.3, iou: float = NMS_IOU, hand_classes_per_side: int | None = None) -> list[PartDetection]:
     """DOPE's NMS alternative for one part of one image (module docstring); same inputs as :func:`ppi`."""
-    boxes, scores, pose2d, pose3d = (np.asarray(a, dtype=np.float64) for a in (boxes, scores, pose2d, pose3d))
+    boxes, scores, pose2d, pose3d = np.asarray(boxes, np.float64), np.asarray(scores, np.float64), *map(np.asarray, (pose2d, pose3d))
     if len(scores) == 0:
         return []
     classes = scores[:, 1:].argmax(axis=1)
@@ -226,7 +299,7 @@ def pose_nms(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarra
     kept = np.flatnonzero(best >= min_score)
     if len(kept) == 0:
         return []
-    poses2d, poses3d = pose2d[kept, classes[kept]], pose3d[kept, classes[kept]]
+    poses2d, poses3d = pose2d[kept, classes[kept]].astype(np.float64), pose3d[kept, classes[kept]].astype(np.float64)
     order = nms(torch.as_tensor(pose_boxes(poses2d)), torch.as_tensor(best[kept]), iou).numpy()
     return [PartDetection(part, float(best[kept[i]]), poses2d[i], poses3d[i], boxes[kept[i]].copy(),
                           _side(part, int(classes[kept[i]]), hand_classes_per_side)) for i in order]

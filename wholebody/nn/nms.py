@@ -28,11 +28,13 @@ def box_iou(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> torch.Tensor:
 
     Leading dimensions broadcast, so a batch of images gives one (N, A, B) matrix per call.
     """
-    top_left = torch.maximum(boxes_a[..., :, None, :2], boxes_b[..., None, :, :2])
-    bottom_right = torch.minimum(boxes_a[..., :, None, 2:], boxes_b[..., None, :, 2:])
-    inter = (bottom_right - top_left).clamp(min=0).prod(dim=-1)
+    ax1, ay1, ax2, ay2 = (c[..., :, None] for c in boxes_a.unbind(-1))
+    bx1, by1, bx2, by2 = (c[..., None, :] for c in boxes_b.unbind(-1))
+    # one (A, B) pass per coordinate: no (A, B, 2) temporaries
+    inter = (torch.minimum(ax2, bx2) - torch.maximum(ax1, bx1)).clamp(min=0) * (
+        torch.minimum(ay2, by2) - torch.maximum(ay1, by1)).clamp(min=0)
     union = box_area(boxes_a)[..., :, None] + box_area(boxes_b)[..., None, :] - inter
-    return torch.where(union > 0, inter / union.clamp(min=torch.finfo(inter.dtype).tiny), torch.zeros_like(inter))
+    return torch.where(union > 0, inter / union.clamp(min=torch.finfo(inter.dtype).tiny), 0.0)
 
 
 def suppression_keep(suppresses: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

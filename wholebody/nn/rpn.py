@@ -67,11 +67,8 @@ class RPNSettings:
 def clip_boxes(boxes: torch.Tensor, size: tuple[int, int] | torch.Tensor) -> torch.Tensor:
     """Clamp (..., K, 4) boxes into images of ``size`` = (H, W), or per image (N, 2) sizes."""
     size = torch.as_tensor(size, dtype=boxes.dtype, device=boxes.device)
-    height, width = size[..., 0, None], size[..., 1, None]
-    zero = torch.zeros((), dtype=boxes.dtype, device=boxes.device)
-    x1, y1, x2, y2 = boxes.unbind(-1)
-    return torch.stack([x1.clamp(zero, width).minimum(width), y1.clamp(zero, height).minimum(height),
-                        x2.clamp(zero, width).minimum(width), y2.clamp(zero, height).minimum(height)], dim=-1)
+    limit = torch.stack([size[..., 1], size[..., 0]] * 2, dim=-1)[..., None, :]  # (W, H, W, H)
+    return torch.minimum(boxes.clamp(min=0), limit)
 
 
 def pad_boxes(boxes: list[torch.Tensor], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
