@@ -11,7 +11,9 @@ so the device idles while Python prepares the next kernels.
   (``item`` -> ``_local_scalar_dense``) counting once.  Operators inside ``optimizer.step``
   are left out: torch's optimizers read their step counters, which stay on the host.
 
-This makes the count checkable without a GPU.
+This makes the count checkable without a GPU.  What a CPU profile cannot see: reads that
+dispatch no operator (``.tolist()``, ``.numpy()``, ``.cpu()`` of a tensor already on the host);
+on CUDA those show up as memcpys.
 """
 
 from __future__ import annotations
