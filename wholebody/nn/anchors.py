@@ -198,7 +198,7 @@ def sample_balanced_mask(labels: torch.Tensor, batch_size: int, positive_fractio
 
 def sample_balanced(labels: torch.Tensor, batch_size: int, positive_fraction: float,
                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random positive and negative indices for one image's loss.
+    """Random positive and negative indices for one image's loss (:func:`sample_balanced_mask` as indices).
 
     Args:
         labels: (A,) with 1 = positive, 0 = negative, -1 = ignore.
@@ -207,10 +207,5 @@ def sample_balanced(labels: torch.Tensor, batch_size: int, positive_fraction: fl
     Returns:
         (positive_indices, negative_indices), int64.
     """
-    positive = torch.nonzero(labels >= 1).flatten()
-    negative = torch.nonzero(labels == 0).flatten()
-    num_pos = min(int(batch_size * positive_fraction), positive.numel())
-    num_neg = min(batch_size - num_pos, negative.numel())
-    pick_pos = torch.randperm(positive.numel(), generator=generator)[:num_pos].to(positive.device)
-    pick_neg = torch.randperm(negative.numel(), generator=generator)[:num_neg].to(negative.device)
-    return positive[pick_pos], negative[pick_neg]
+    positive, negative = sample_balanced_mask(labels[None], batch_size, positive_fraction, generator)
+    return positive[0].nonzero().flatten(), negative[0].nonzero().flatten()

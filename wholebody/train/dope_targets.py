@@ -6,7 +6,7 @@ anchor-pose classes (closest anchor pose, restricted to the hand's side), 2D pos
 their masks and a validity mask for the padding.  The classes are computed on the device for
 every instance at once, so the anchor poses never travel back to the host.
 :func:`match_rois_batched` matches RoIs to them (IoU >= ``fg_iou`` = 0.5 positive, the rest
-background, as in DOPE's RoI heads) and ``nn.anchors.sample_balanced_mask`` samples RoIs with at
+background, as in DOPE's RoI heads); ``nn.anchors.sample_balanced_mask`` samples RoIs with at
 most ``positive_fraction`` positives.  :func:`part_targets`, :func:`match_rois` and
 :func:`assign_rois` are the one-image forms.
 """
@@ -20,7 +20,7 @@ import torch
 
 from wholebody.data.adapters.sample import PartInstance
 from wholebody.models.dope_transform import Geometry
-from wholebody.nn.anchors import sample_balanced_mask
+from wholebody.nn.anchors import sample_balanced
 from wholebody.nn.nms import box_iou
 
 
@@ -154,6 +154,6 @@ def assign_rois(rois: torch.Tensor, targets: PartTargets, batch_size: int = 512,
                 fg_iou: float = 0.5, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sampled RoI indices and their matched ground truth (-1 = background) for one part of one image."""
     matches = match_rois(rois, targets.boxes, fg_iou)
-    positive, negative = sample_balanced_mask((matches >= 0).long()[None], batch_size, positive_fraction, generator)
-    chosen = torch.cat([positive[0].nonzero().flatten(), negative[0].nonzero().flatten()])
+    positive, negative = sample_balanced((matches >= 0).long(), batch_size, positive_fraction, generator)
+    chosen = torch.cat([positive, negative])
     return chosen, matches[chosen]
