@@ -115,6 +115,12 @@ class DOPE(nn.Module):
             crops = roi_align(features.float(), rois, ROI_SIZE, 1.0 / C4_STRIDE, ROI_SAMPLING, aligned=False)
         return self.backbone.layer4(crops.to(features.dtype)).mean(dim=(2, 3))
 
+    def roi_features_padded(self, features: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        """Pooled head features (N, R, F) of padded per-image boxes (N, R, 4) in input pixels, in one pass."""
+        crops = roi_align_per_image(features.float(), boxes.float(), ROI_SIZE, 1.0 / C4_STRIDE, ROI_SAMPLING, aligned=False)
+        pooled = self.backbone.layer4(crops.flatten(0, 1).to(features.dtype)).mean(dim=(2, 3))
+        return pooled.view(*boxes.shape[:2], -1)
+
     def predict_parts(self, pooled: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """(R, F) -> part -> (logits (R, K + 1), deltas (R, K, 5J))."""
         return {part: self.predictors[part](pooled) for part in PART_NAMES}

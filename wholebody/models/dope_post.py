@@ -31,6 +31,12 @@ score is one probability.  DOPE's code suppresses at IoU 0.1; we default to 0.5 
 in COCO crowds overlap more than that (two overfit fixture models, ``benchmarks/overfit_dope.py``:
 whole-body AP 0.758 / 0.756 at 0.1, 0.904 / 0.831 at 0.4, 0.904 / 0.904 at 0.5).  Every
 function accepts zero proposals and returns no detection.
+
+Both run without a loop per proposal or candidate.  PPI's steps 2 and 3 are greedy clusterings
+(a candidate leads unless an earlier leader claims it), computed by :func:`greedy_leaders` on
+overlap matrices block by block, with ``nn.nms.suppression_keep`` inside a block; what remains
+is one pass per detected instance.  The detections are identical to the candidate-by-candidate
+loops they replace (``tests/test_dope_post_vectorised.py``).
 """
 
 from __future__ import annotations
@@ -40,11 +46,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from wholebody.nn.nms import box_iou, nms
+from wholebody.nn.nms import box_iou, nms, suppression_keep
 
 POSE_BOX_MARGIN = 0.1
 NMS_IOU = 0.5  # DOPE's code: 0.1 (module docstring)
 POST_PROCESSING = ("nms", "ppi")
+BLOCK = 128  # candidates resolved together by the greedy passes of PPI
+SMALL_INSTANCE = 64  # PPI instances up to this many candidates find their modes in batches
 
 
 @dataclass
@@ -75,19 +83,81 @@ def pose_boxes(pose2d: np.ndarray, margin: float = POSE_BOX_MARGIN) -> np.ndarra
     return np.concatenate([low - pad, high + pad], axis=-1)
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    return box_iou(torch.as_tensor(box[None], dtype=torch.float64), torch.as_tensor(boxes, dtype=torch.float64))[0].numpy()
+def _mje_overlaps(pose2d: np.ndarray, sides: np.ndarray, leaders: np.ndarray, others: np.ndarray, th_iou: float
+                  ) -> np.ndarray:
+    """(L, B) 'mje' overlap: mean 2D joint distance / (2 x the leader's longest box side + 1) < th_iou."""
+    distance = np.linalg.norm(pose2d[others][None] - pose2d[leaders][:, None], axis=-1).mean(axis=-1)
+    return distance / (2 * sides[leaders][:, None] + 1) < th_iou
 
 
-def _overlaps(overlap: str, best: int, group: np.ndarray, boxes: np.ndarray, pose2d: np.ndarray,
-              th_iou: float) -> np.ndarray:
-    """Which candidates of ``group`` belong to ``best``'s instance (module docstring, step 2)."""
+def _instances(overlap: str, rows: np.ndarray, cand_score: np.ndarray, boxes: np.ndarray,
+               cand_2d: np.ndarray, th_iou: float) -> tuple[np.ndarray, np.ndarray]:
+    """Step 2: instance leaders (candidate indices, by decreasing score) and each candidate's leader.
+
+    'bbox': candidates of one proposal share its box, so a proposal's candidates all join the
+    instance of its best candidate, and the grouping is greedy NMS over the proposals, ordered
+    by their best candidate (ties in candidate order, as ``np.argmax`` picks them).
+    """
     if overlap == "bbox":
-        return _iou(boxes[best], boxes[group]) > th_iou
+        used = np.unique(rows)
+        first = np.searchsorted(rows, used)  # each proposal's first candidate
+        best = np.maximum.reduceat(cand_score, first)
+        # the best candidate of each proposal: the first one reaching its maximum
+        reaching = np.flatnonzero(cand_score == np.repeat(best, np.diff(np.append(first, len(rows)))))
+        best_candidate = reaching[np.unique(rows[reaching], return_index=True)[1]]
+        iou = box_iou(torch.as_tensor(boxes[used], dtype=torch.float64),
+                      torch.as_tensor(boxes[used], dtype=torch.float64)).numpy() > th_iou
+        order = best_candidate[np.lexsort((best_candidate, -best))]
+        proposal_of = np.searchsorted(used, rows)
+        leader_rows, owner_rows = greedy_leaders(proposal_of[order], lambda a, b: iou[np.ix_(a, b)])
+        leader_candidate = np.full(len(used), -1, dtype=np.int64)
+        leader_candidate[proposal_of[best_candidate]] = best_candidate
+        return leader_candidate[leader_rows], leader_candidate[owner_rows[proposal_of]]
     if overlap == "mje":
-        side = float((boxes[best, 2:] - boxes[best, :2]).max())
-        return np.linalg.norm(pose2d[group] - pose2d[best], axis=-1).mean(axis=-1) / (2 * side + 1) < th_iou
+        sides = (boxes[rows, 2:] - boxes[rows, :2]).max(axis=1)
+        return greedy_leaders(_score_order(cand_score), lambda a, b: _mje_overlaps(cand_2d, sides, a, b, th_iou))
     raise ValueError(f"unknown PPI overlap {overlap!r}; choose 'bbox' or 'mje'")
+
+
+def greedy_leaders(order: np.ndarray, overlaps) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy clustering in priority order, without a loop per candidate.
+
+    A candidate becomes a leader unless an earlier leader overlaps it; every candidate belongs to
+    the first leader (in ``order``) that overlaps it, a leader to itself.  Candidates are taken
+    in blocks of ``BLOCK``: overlaps with the leaders found so far first, then the block's own
+    greedy outcome (``nn.nms.suppression_keep``).
+
+    Args:
+        order: (C,) candidate indices, by decreasing priority.
+        overlaps: ``f(leaders, others) -> (L, B) bool``, whether leader l claims candidate b.
+    Returns:
+        leaders (candidate indices, in priority order) and owner (C,) leader of each candidate
+        (indexed by candidate, -1 for those not in ``order``).
+    """
+    owner = np.full(int(order.max(initial=-1)) + 1, -1, dtype=np.int64)
+    leaders = np.zeros(0, dtype=np.int64)
+    for start in range(0, len(order), BLOCK):
+        block = order[start:start + BLOCK]
+        if len(leaders):  # most candidates usually join an instance found before
+            claimed = overlaps(leaders, block)  # (L, B)
+            hit = claimed.any(axis=0)
+            owner[block[hit]] = leaders[claimed.argmax(axis=0)[hit]]
+            block = block[~hit]
+        if len(block) == 0:
+            continue
+        inside = overlaps(block, block)
+        np.fill_diagonal(inside, True)
+        free = torch.ones((1, len(block)), dtype=torch.bool)
+        keep = suppression_keep(torch.as_tensor(inside)[None], free)[0].numpy()
+        # each of the rest belongs to the first new leader before it that claims it (a leader: itself)
+        owner[block] = block[(np.triu(inside) & keep[:, None]).argmax(axis=0)]
+        leaders = np.concatenate([leaders, block[keep]])
+    return leaders, owner
+
+
+def _score_order(scores: np.ndarray) -> np.ndarray:
+    """Indices by decreasing score, ties in index order (as repeated ``np.argmax`` picks them)."""
+    return np.argsort(-scores, kind="stable")
 
 
 def _side(part: str, cls: int, hand_classes_per_side: int | None) -> bool | None:
@@ -109,6 +179,60 @@ def _weighted_mode(weights: np.ndarray, classes: np.ndarray, pose2d: np.ndarray,
     return (joint_weights[..., None] * pose2d).sum(0), (joint_weights[..., None] * pose3d).sum(0)
 
 
+def _best_mode(members: np.ndarray, cand_score: np.ndarray, cand_3d: np.ndarray, th_pose3d: float,
+               min_mode_score: float) -> tuple[float, int, np.ndarray]:
+    """The instance's best mode (module docstring, step 3): (summed score, top candidate, members)."""
+    def near(leaders: np.ndarray, others: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(cand_3d[others][None] - cand_3d[leaders][:, None], axis=-1).mean(axis=-1) < th_pose3d
+
+    tops, _ = greedy_leaders(members[_score_order(cand_score[members])], near)
+    # modes after the first stop at the first top below min_mode_score (tops are in score order)
+    low = np.flatnonzero(cand_score[tops[1:]] < min_mode_score)
+    tops = tops[:1 + (low[0] if len(low) else len(tops) - 1)]
+    chunks = [near(tops[i:i + BLOCK], members) for i in range(0, len(tops), BLOCK)]
+    within = np.concatenate(chunks) if chunks else np.zeros((0, len(members)), bool)
+    within[np.arange(len(tops)), np.searchsorted(members, tops)] = True
+    totals = np.array([float(cand_score[members][row].sum()) for row in within])
+    best = int(np.argmax(totals))  # the first of equal totals, as a strict '>' keeps it
+    return float(totals[best]), int(tops[best]), members[within[best]]
+
+
+def _group_layout(owner_rank: np.ndarray, cand_score: np.ndarray, sizes: np.ndarray, ranks: np.ndarray, width: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(G, width) candidate indices of the instances ``ranks``, each row by decreasing score, and validity."""
+    row_of = np.full(len(sizes), -1)
+    row_of[ranks] = np.arange(len(ranks))
+    chosen = np.flatnonzero(row_of[owner_rank] >= 0)
+    chosen = chosen[np.lexsort((chosen, -cand_score[chosen], owner_rank[chosen]))]
+    starts = np.searchsorted(owner_rank[chosen], ranks)
+    rows = row_of[owner_rank[chosen]]
+    cols = np.arange(len(chosen)) - starts[rows]
+    index = np.zeros((len(ranks), width), dtype=np.int64)
+    valid = np.zeros((len(ranks), width), dtype=bool)
+    index[rows, cols], valid[rows, cols] = chosen, True
+    return index, valid
+
+
+def _best_modes(index: np.ndarray, valid: np.ndarray, cand_score: np.ndarray, cand_3d: np.ndarray, th_pose3d: float,
+                min_mode_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 3 for G small instances at once (rows of ``index``, by decreasing score).
+
+    Returns each instance's best-mode total (G,), its top's column (G,) and its members (G, width).
+    """
+    poses = cand_3d[index]  # (G, S, J, 3)
+    near = np.linalg.norm(poses[:, :, None] - poses[:, None], axis=-1).mean(axis=-1) < th_pose3d
+    near |= np.eye(index.shape[1], dtype=bool)
+    near &= valid[:, None, :] & valid[:, :, None]
+    tops = suppression_keep(torch.as_tensor(near), torch.as_tensor(valid)).numpy()
+    # modes after the first stop at the first top below min_mode_score (tops are in score order)
+    score = np.where(valid, cand_score[index], 0.0)
+    tops &= (score >= min_mode_score) | (np.arange(index.shape[1]) == 0)
+    totals = np.where(tops, (near * score[:, None, :]).sum(axis=-1), -np.inf)
+    best = totals.argmax(axis=1)  # the first of equal totals, as a strict '>' keeps it
+    rows = np.arange(len(index))
+    return totals[rows, best], best, near[rows, best]
+
+
 def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, pose3d: np.ndarray,
         score_th: float | None = None, th_iou: float = 0.2, th_pose3d: float = 0.3, min_mode_score: float = 0.05,
         th_detect: float = 0.002, hand_classes_per_side: int | None = None, upper_body_from: int | None = None,
@@ -119,40 +243,47 @@ def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, po
         boxes: (N, 4) proposals, original pixels; scores: (N, K + 1) softmax, column 0 background.
         pose2d: (N, K, J, 2) original pixels; pose3d: (N, K, J, 3) metres.
     """
-    boxes, scores, pose2d, pose3d = (np.asarray(a, dtype=np.float64) for a in (boxes, scores, pose2d, pose3d))
+    # poses are read only where a candidate is: converted to float64 after the gather
+    boxes, scores = np.asarray(boxes, np.float64), np.asarray(scores, np.float64)
+    if overlap not in ("bbox", "mje"):
+        raise ValueError(f"unknown PPI overlap {overlap!r}; choose 'bbox' or 'mje'")
     num_classes = scores.shape[1] - 1
     threshold = 0.1 / num_classes if score_th is None else score_th
     rows, classes = np.nonzero(scores[:, 1:] >= threshold)
     if len(rows) == 0:
         return []
     cand_score = scores[rows, classes + 1]
-    cand_box, cand_2d, cand_3d = boxes[rows], pose2d[rows, classes], pose3d[rows, classes]
-    remaining = np.ones(len(rows), bool)
+    cand_2d = np.asarray(pose2d)[rows, classes].astype(np.float64)
+    cand_3d = np.asarray(pose3d)[rows, classes].astype(np.float64)
+    # Step 2 is greedy clustering: an instance's leader is the best candidate no earlier leader claims.
+    leaders, owner = _instances(overlap, rows, cand_score, boxes, cand_2d, th_iou)
+    rank = np.full(len(owner), -1)
+    rank[leaders] = np.arange(len(leaders))
+    owner_rank = rank[owner]
+    sizes = np.bincount(owner_rank, minlength=len(leaders))
+    found = {}  # instance rank -> (total, top candidate, members)
+    # small instances in batches of similar size; the few large ones one by one, in blocks
+    width = 1
+    while width <= SMALL_INSTANCE:
+        ranks = np.flatnonzero((sizes <= width) & (sizes > width // 2))
+        per_batch = max(1, 2 ** 22 // (width * width * cand_3d.shape[1]))
+        for start in range(0, len(ranks), per_batch):
+            index, valid = _group_layout(owner_rank, cand_score, sizes, ranks[start:start + per_batch], width)
+            totals, best, members = _best_modes(index, valid, cand_score, cand_3d, th_pose3d, min_mode_score)
+            for r, total, top, row, member in zip(ranks[start:start + per_batch], totals, best, index, members):
+                found[r] = (total, row[top], np.sort(row[member]))
+        width *= 2
+    by_owner = np.argsort(owner_rank, kind="stable")  # members of each instance, in candidate order
+    bounds = np.searchsorted(owner_rank[by_owner], np.arange(len(leaders))[:, None] + np.array([0, 1]))
+    for r in np.flatnonzero(sizes > SMALL_INSTANCE):
+        found[r] = _best_mode(by_owner[bounds[r, 0]:bounds[r, 1]], cand_score, cand_3d, th_pose3d, min_mode_score)
     detections = []
-    while remaining.any():
-        best = int(np.flatnonzero(remaining)[np.argmax(cand_score[remaining])])
-        group = np.flatnonzero(remaining)
-        group = group[_overlaps(overlap, best, group, cand_box, cand_2d, th_iou)]
-        group = np.union1d(group, [best])
-        remaining[group] = False
-        unassigned = np.ones(len(group), bool)
-        best_mode = None
-        while unassigned.any():
-            top = int(np.flatnonzero(unassigned)[np.argmax(cand_score[group][unassigned])])
-            if cand_score[group[top]] < min_mode_score and best_mode is not None:
-                break
-            distance = np.linalg.norm(cand_3d[group] - cand_3d[group[top]], axis=-1).mean(axis=-1)
-            members = distance < th_pose3d
-            members[top] = True
-            unassigned &= ~members
-            total = float(cand_score[group][members].sum())
-            if best_mode is None or total > best_mode[0]:
-                best_mode = (total, group[top], group[members])
-        total, top_index, members = best_mode
+    for r in range(len(leaders)):
+        total, top_index, members = found[r]
         if total > th_detect:
             mean2d, mean3d = _weighted_mode(cand_score[members], classes[members], cand_2d[members], cand_3d[members],
                                             upper_body_from, lower_body_joints)
-            detections.append(PartDetection(part, total, mean2d, mean3d, cand_box[top_index].copy(),
+            detections.append(PartDetection(part, float(total), mean2d, mean3d, boxes[rows[top_index]].copy(),
                                             _side(part, int(classes[top_index]), hand_classes_per_side)))
     return sorted(detections, key=lambda d: -d.score)
 
@@ -160,7 +291,7 @@ def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, po
 def pose_nms(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, pose3d: np.ndarray,
              min_score: float = 0.3, iou: float = NMS_IOU, hand_classes_per_side: int | None = None) -> list[PartDetection]:
     """DOPE's NMS alternative for one part of one image (module docstring); same inputs as :func:`ppi`."""
-    boxes, scores, pose2d, pose3d = (np.asarray(a, dtype=np.float64) for a in (boxes, scores, pose2d, pose3d))
+    boxes, scores, pose2d, pose3d = np.asarray(boxes, np.float64), np.asarray(scores, np.float64), *map(np.asarray, (pose2d, pose3d))
     if len(scores) == 0:
         return []
     classes = scores[:, 1:].argmax(axis=1)
@@ -168,7 +299,7 @@ def pose_nms(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarra
     kept = np.flatnonzero(best >= min_score)
     if len(kept) == 0:
         return []
-    poses2d, poses3d = pose2d[kept, classes[kept]], pose3d[kept, classes[kept]]
+    poses2d, poses3d = pose2d[kept, classes[kept]].astype(np.float64), pose3d[kept, classes[kept]].astype(np.float64)
     order = nms(torch.as_tensor(pose_boxes(poses2d)), torch.as_tensor(best[kept]), iou).numpy()
     return [PartDetection(part, float(best[kept[i]]), poses2d[i], poses3d[i], boxes[kept[i]].copy(),
                           _side(part, int(classes[kept[i]]), hand_classes_per_side)) for i in order]

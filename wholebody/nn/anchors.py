@@ -138,24 +138,67 @@ def match_anchors(gt_boxes: torch.Tensor, anchors: torch.Tensor, high: float = 0
     Returns:
         (A,) int64.
     """
-    if gt_boxes.numel() == 0:
-        return torch.full((len(anchors),), BELOW_LOW_THRESHOLD, dtype=torch.int64, device=anchors.device)
-    iou = box_iou(gt_boxes, anchors)  # (G, A)
-    best_iou, matches = iou.max(dim=0)
-    original = matches.clone()
-    matches[best_iou < low] = BELOW_LOW_THRESHOLD
-    matches[(best_iou >= low) & (best_iou < high)] = BETWEEN_THRESHOLDS
+    valid = torch.ones((1, len(gt_boxes)), dtype=torch.bool, device=anchors.device)
+    return match_anchors_batched(gt_boxes[None].to(anchors), valid, anchors, high, low, allow_low_quality)[0]
+
+
+def match_anchors_batched(gt_boxes: torch.Tensor, gt_valid: torch.Tensor, anchors: torch.Tensor, high: float = 0.7,
+                          low: float = 0.3, allow_low_quality: bool = True) -> torch.Tensor:
+    """:func:`match_anchors` for a batch of images at once, without a host synchronisation.
+
+    Args:
+        gt_boxes: (N, G, 4) padded ground-truth boxes; gt_valid: (N, G) bool, false on padding.
+        anchors: (A, 4), shared by the images (one padded batch).
+    Returns:
+        (N, A) int64 indices into each image's G boxes, or the negative codes.
+    """
+    n, g = gt_valid.shape
+    if g == 0:
+        return torch.full((n, len(anchors)), BELOW_LOW_THRESHOLD, dtype=torch.int64, device=anchors.device)
+    # padding gets IoU -1: never the best match, and an image without boxes is all background
+    iou = torch.where(gt_valid[:, :, None], box_iou(gt_boxes, anchors[None]), -1.0)  # (N, G, A)
+    best_iou, original = iou.max(dim=1)
+    matches = torch.where(best_iou < low, BELOW_LOW_THRESHOLD, torch.where(best_iou < high, BETWEEN_THRESHOLDS, original))
     if allow_low_quality:
-        best_per_gt = iou.max(dim=1, keepdim=True).values
-        is_best = (iou == best_per_gt) & (best_per_gt > 0)
-        anchor_index = torch.nonzero(is_best)[:, 1]
-        matches[anchor_index] = original[anchor_index]
+        best_per_gt = iou.max(dim=2, keepdim=True).values
+        is_best = ((iou == best_per_gt) & (best_per_gt > 0) & gt_valid[:, :, None]).any(dim=1)
+        matches = torch.where(is_best, original, matches)
     return matches
+
+
+def sample_balanced_mask(labels: torch.Tensor, batch_size: int, positive_fraction: float,
+                         generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`sample_balanced` for a batch of images, as masks, without a host synchronisation.
+
+    Each image draws a uniformly random subset: at most ``batch_size * positive_fraction``
+    positives, then negatives up to ``batch_size`` in all (the same counts as
+    :func:`sample_balanced`; the random draws differ).
+
+    Args:
+        labels: (N, A) with 1 = positive, 0 = negative, -1 = ignore.
+    Returns:
+        (positive, negative) (N, A) bool masks.
+    """
+    if labels.shape[1] == 0:
+        empty = torch.zeros_like(labels, dtype=torch.bool)
+        return empty, empty
+    # a random permutation per image: rank each candidate among its kind in that order
+    order = torch.rand(labels.shape, generator=generator, device="cpu" if generator is not None else labels.device)
+    order = order.to(labels.device).argsort(dim=1)
+    permuted = labels.gather(1, order)
+    pos_rank = (permuted >= 1).cumsum(dim=1)
+    neg_rank = (permuted == 0).cumsum(dim=1)
+    num_pos = pos_rank[:, -1:].clamp(max=int(batch_size * positive_fraction))
+    take_pos = (permuted >= 1) & (pos_rank <= num_pos)
+    take_neg = (permuted == 0) & (neg_rank <= batch_size - num_pos)
+    positive = torch.zeros_like(take_pos).scatter_(1, order, take_pos)
+    negative = torch.zeros_like(take_neg).scatter_(1, order, take_neg)
+    return positive, negative
 
 
 def sample_balanced(labels: torch.Tensor, batch_size: int, positive_fraction: float,
                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random positive and negative indices for one image's loss.
+    """Random positive and negative indices for one image's loss (:func:`sample_balanced_mask` as indices).
 
     Args:
         labels: (A,) with 1 = positive, 0 = negative, -1 = ignore.
@@ -164,10 +207,5 @@ def sample_balanced(labels: torch.Tensor, batch_size: int, positive_fraction: fl
     Returns:
         (positive_indices, negative_indices), int64.
     """
-    positive = torch.nonzero(labels >= 1).flatten()
-    negative = torch.nonzero(labels == 0).flatten()
-    num_pos = min(int(batch_size * positive_fraction), positive.numel())
-    num_neg = min(batch_size - num_pos, negative.numel())
-    pick_pos = torch.randperm(positive.numel(), generator=generator)[:num_pos].to(positive.device)
-    pick_neg = torch.randperm(negative.numel(), generator=generator)[:num_neg].to(negative.device)
-    return positive[pick_pos], negative[pick_neg]
+    positive, negative = sample_balanced_mask(labels[None], batch_size, positive_fraction, generator)
+    return positive[0].nonzero().flatten(), negative[0].nonzero().flatten()

@@ -9,6 +9,8 @@ per image with up to half positives, and returns a binary cross-entropy objectne
 smooth-L1 (beta 1/9) box loss, both normalised by the number of sampled anchors.
 
 All boxes are ``(x1, y1, x2, y2)`` in pixels of the network input (the resized image).
+Proposals and losses are computed for the whole batch at once on padded (N, ...) tensors with
+validity masks, so training does not wait on the host once per image or per box.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from wholebody.nn.anchors import AnchorGenerator, BoxCoder, match_anchors, sample_balanced
-from wholebody.nn.nms import nms
+from wholebody.nn.anchors import AnchorGenerator, BoxCoder, match_anchors_batched, sample_balanced_mask
+from wholebody.nn.nms import nms_sorted_mask
 
 
 class RPNHead(nn.Module):
@@ -62,12 +64,22 @@ class RPNSettings:
     min_box_size: float = 1e-3
 
 
-def clip_boxes(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Clamp (K, 4) boxes into an image of ``size`` = (H, W)."""
-    height, width = size
-    x = boxes[:, 0::2].clamp(0, width)
-    y = boxes[:, 1::2].clamp(0, height)
-    return torch.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], dim=1)
+def clip_boxes(boxes: torch.Tensor, size: tuple[int, int] | torch.Tensor) -> torch.Tensor:
+    """Clamp (..., K, 4) boxes into images of ``size`` = (H, W), or per image (N, 2) sizes."""
+    size = torch.as_tensor(size, dtype=boxes.dtype, device=boxes.device)
+    limit = torch.stack([size[..., 1], size[..., 0]] * 2, dim=-1)[..., None, :]  # (W, H, W, H)
+    return torch.minimum(boxes.clamp(min=0), limit)
+
+
+def pad_boxes(boxes: list[torch.Tensor], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image (G_i, 4) boxes -> (N, max G_i, 4) zero-padded boxes and their (N, max G_i) validity."""
+    size = max((len(b) for b in boxes), default=0)
+    padded = torch.zeros((len(boxes), size, 4), device=device)
+    valid = torch.zeros((len(boxes), size), dtype=torch.bool, device=device)
+    for i, b in enumerate(boxes):
+        padded[i, :len(b)] = b.to(padded)
+        valid[i, :len(b)] = True
+    return padded, valid
 
 
 class RegionProposalNetwork(nn.Module):
@@ -88,15 +100,48 @@ class RegionProposalNetwork(nn.Module):
     def select_proposals(self, boxes: torch.Tensor, logits: torch.Tensor, image_size: tuple[int, int]
                          ) -> tuple[torch.Tensor, torch.Tensor]:
         """One image's decoded boxes (K, 4) and logits (K,) -> proposals (P, 4) and their probabilities (P,)."""
+        size = torch.as_tensor([image_size], dtype=torch.float32, device=boxes.device)
+        boxes, scores, valid = self.select_proposals_batched(boxes[None], logits[None], size)
+        return boxes[0][valid[0]], scores[0][valid[0]]
+
+    def select_proposals_batched(self, boxes: torch.Tensor, logits: torch.Tensor, image_sizes: torch.Tensor
+                                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Proposals of a batch, padded.
+
+        Args:
+            boxes: (N, K, 4) decoded boxes; logits: (N, K); image_sizes: (N, 2) (H, W) of each
+                image's content.
+        Returns:
+            boxes (N, P, 4), probabilities (N, P) and validity (N, P); the valid proposals of an
+            image come first, by decreasing score, as the per-image pipeline orders them.
+        """
         pre_n, post_n = self.top_n()
-        top = logits.topk(min(pre_n, logits.numel())).indices
-        boxes = clip_boxes(boxes[top], image_size)
-        scores = torch.sigmoid(logits[top])
-        widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        top = logits.topk(min(pre_n, logits.shape[1]), dim=1).indices
+        boxes = clip_boxes(boxes.gather(1, top[..., None].expand(-1, -1, 4)), image_sizes.to(boxes))
+        scores = torch.sigmoid(logits.gather(1, top))
+        widths, heights = boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]
         large = (widths >= self.settings.min_box_size) & (heights >= self.settings.min_box_size)
-        boxes, scores = boxes[large], scores[large]
-        keep = nms(boxes.float(), scores.float(), self.settings.nms_threshold)[:post_n]
-        return boxes[keep], scores[keep]
+        keep = nms_sorted_mask(boxes.float(), large, self.settings.nms_threshold)
+        keep &= keep.cumsum(dim=1) <= post_n
+        # move the kept proposals to the front of each row, keeping their score order
+        order = torch.sort((~keep).to(torch.uint8), dim=1, stable=True).indices[:, :min(post_n, keep.shape[1])]
+        return (boxes.gather(1, order[..., None].expand(-1, -1, 4)), scores.gather(1, order), keep.gather(1, order))
+
+    def propose(self, features: torch.Tensor, input_size: tuple[int, int], image_sizes: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Head outputs and padded proposals of a batch (no host synchronisation but NMS's few).
+
+        Returns:
+            logits (N, A), deltas (N, A, 4), anchors (A, 4), and from
+            :meth:`select_proposals_batched`: proposals (N, P, 4), probabilities and validity (N, P).
+        """
+        logits, deltas = self.head(features)
+        anchors = self.anchor_generator(input_size, tuple(features.shape[-2:]), features.device, torch.float32)
+        with torch.no_grad():
+            decoded = self.box_coder.decode(deltas.detach().float().reshape(-1, 4),
+                                            anchors.repeat(len(deltas), 1)).view(deltas.shape)
+            proposals = self.select_proposals_batched(decoded, logits.detach().float(), image_sizes)
+        return (logits, deltas, anchors, *proposals)
 
     def forward(self, features: torch.Tensor, input_size: tuple[int, int], image_sizes: list[tuple[int, int]],
                 gt_boxes: list[torch.Tensor] | None = None
@@ -112,40 +157,37 @@ class RegionProposalNetwork(nn.Module):
             proposals (per image (P, 4)), their objectness probabilities (per image (P,)), and the
             losses ``rpn_objectness`` / ``rpn_box`` (empty dict when not training).
         """
-        logits, deltas = self.head(features)
-        anchors = self.anchor_generator(input_size, tuple(features.shape[-2:]), features.device, torch.float32)
-        proposals, scores = [], []
-        with torch.no_grad():
-            for i, size in enumerate(image_sizes):
-                decoded = self.box_coder.decode(deltas[i].detach().float(), anchors)
-                boxes, probs = self.select_proposals(decoded, logits[i].detach().float(), size)
-                proposals.append(boxes)
-                scores.append(probs)
+        sizes = torch.as_tensor(image_sizes, dtype=torch.float32, device=features.device).reshape(-1, 2)
+        logits, deltas, anchors, boxes, probs, valid = self.propose(features, input_size, sizes)
+        proposals = [b[v] for b, v in zip(boxes, valid)]
+        scores = [p[v] for p, v in zip(probs, valid)]
         losses: dict[str, torch.Tensor] = {}
         if self.training:
             if gt_boxes is None:
                 raise ValueError("RegionProposalNetwork: gt_boxes are required in training mode")
-            losses = self.loss(logits, deltas, anchors, gt_boxes)
+            losses = self.loss(logits, deltas, anchors, *pad_boxes(gt_boxes, features.device))
         return proposals, scores, losses
 
-    def loss(self, logits: torch.Tensor, deltas: torch.Tensor, anchors: torch.Tensor,
-             gt_boxes: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Objectness BCE and smooth-L1 box loss over the sampled anchors of every image."""
+    def loss(self, logits: torch.Tensor, deltas: torch.Tensor, anchors: torch.Tensor, gt_boxes: torch.Tensor,
+             gt_valid: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Objectness BCE and smooth-L1 box loss over the sampled anchors of every image.
+
+        Args:
+            logits: (N, A); deltas: (N, A, 4); anchors: (A, 4).
+            gt_boxes: (N, G, 4) padded ground truth; gt_valid: (N, G) bool.
+        """
         s = self.settings
-        positives, negatives, targets = [], [], []
-        for i, boxes in enumerate(gt_boxes):
-            boxes = boxes.to(anchors)
-            matches = match_anchors(boxes, anchors, s.fg_iou, s.bg_iou)
-            labels = torch.where(matches >= 0, 1, torch.where(matches == -1, 0, -1))
-            pos, neg = sample_balanced(labels, s.batch_size_per_image, s.positive_fraction)
-            offset = i * len(anchors)
-            positives.append(pos + offset)
-            negatives.append(neg + offset)
-            targets.append(self.box_coder.encode(boxes[matches[pos]], anchors[pos]) if len(pos) else anchors.new_zeros((0, 4)))
-        pos = torch.cat(positives)
-        sampled = torch.cat([pos, torch.cat(negatives)])
-        flat_logits = logits.reshape(-1).float()
-        labels = torch.cat([torch.ones(len(pos)), torch.zeros(len(sampled) - len(pos))]).to(flat_logits)
-        objectness = F.binary_cross_entropy_with_logits(flat_logits[sampled], labels) if len(sampled) else flat_logits.sum() * 0
-        box = F.smooth_l1_loss(deltas.reshape(-1, 4)[pos].float(), torch.cat(targets), beta=1 / 9, reduction="sum")
-        return {"rpn_objectness": objectness, "rpn_box": box / max(1, len(sampled))}
+        matches = match_anchors_batched(gt_boxes.to(anchors), gt_valid, anchors, s.fg_iou, s.bg_iou)  # (N, A)
+        labels = torch.where(matches >= 0, 1, torch.where(matches == -1, 0, -1))
+        positive, negative = sample_balanced_mask(labels, s.batch_size_per_image, s.positive_fraction)
+        sampled = positive | negative
+        count = sampled.sum().clamp(min=1).to(torch.float32)
+        flat_logits = logits.float()
+        bce = F.binary_cross_entropy_with_logits(flat_logits, positive.to(flat_logits), reduction="none")
+        objectness = torch.where(sampled, bce, 0).sum() / count
+        matched = gt_boxes.to(anchors).gather(1, matches.clamp(min=0)[..., None].expand(-1, -1, 4))
+        # encode every anchor (padding included) and keep the positives: no data-dependent shapes
+        targets = self.box_coder.encode(torch.where(positive[..., None], matched, anchors).reshape(-1, 4),
+                                        anchors.repeat(len(logits), 1)).view(deltas.shape)
+        box = F.smooth_l1_loss(deltas.float(), targets, beta=1 / 9, reduction="none").sum(-1)
+        return {"rpn_objectness": objectness, "rpn_box": torch.where(positive, box, 0).sum() / count}

@@ -12,7 +12,14 @@ part's ground truth (IoU >= 0.5 positive), 512 are sampled with up to 25 % posit
   not label, a soft-label loss (KL divergence to the expert's label: its score on its anchor
   class, the rest on background; 0 when reproduced) and L1 regression towards the expert's pose.
 
-Losses are averaged over the batch; the total is their weighted sum.
+The classification terms are means over every sampled RoI of the batch; the regression terms
+are per-image masked means, averaged over the images that have such RoIs.  The total is their
+weighted sum.
+
+The whole batch is handled at once on padded (N, R) tensors with masks: per image the RoI row
+layout is [proposals | ground truth of each part | expert boxes of each part], each segment
+padded to the batch's longest.  There is no loop per image, instance or RoI; the host waits on
+the device only for NMS's convergence checks and once for the number of RoIs to pool.
 """
 
 from __future__ import annotations
@@ -23,13 +30,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from wholebody.data.adapters.sample import PartInstance
 from wholebody.models.dope import DOPE
 from wholebody.models.dope_heads import encode_poses, join_deltas
 from wholebody.models.dope_layout import PART_NAMES
-from wholebody.models.dope_transform import Geometry
+from wholebody.nn.anchors import sample_balanced_mask
 from wholebody.train.dope_pseudo import PseudoLabels
-from wholebody.train.dope_targets import PartTargets, assign_rois, part_targets
+from wholebody.train.dope_targets import PartTargets, batch_targets, match_rois_batched
 
 
 @dataclass
@@ -51,106 +57,129 @@ class ImageLabels:
     labelled_parts: frozenset[str]
 
 
-def _targets(model: DOPE, instances: list[PartInstance], part: str, geometry: Geometry, device: torch.device) -> PartTargets:
-    anchors = model.anchor_poses(part).detach().float().cpu().numpy()
-    targets = part_targets(instances, part, anchors, geometry, model.hand_classes_per_side)
-    return PartTargets(*(getattr(targets, name).to(device) for name in
-                         ("boxes", "classes", "pose2d", "visible2d", "pose3d", "visible3d", "scores")))
+@dataclass
+class PooledRows:
+    """The pooled RoIs, K per image (padded): row m is RoI ``position[m]`` of image ``image[m]``.
 
-
-def _regression_loss(model: DOPE, part: str, deltas: torch.Tensor, rois: torch.Tensor, targets: PartTargets,
-                     gt_index: torch.Tensor) -> torch.Tensor:
-    """Masked L1 between the deltas of each RoI's target class and the encoded ground truth."""
-    classes = targets.classes[gt_index]
-    anchors = model.anchor_poses(part)[classes].float()
-    d2d, d3d = encode_poses(rois, targets.pose2d[gt_index], targets.pose3d[gt_index], anchors)
-    target = join_deltas(d2d, d3d)
-    joints = targets.pose2d.shape[1]
-    mask = join_deltas(targets.visible2d[gt_index][..., None].expand(-1, joints, 2).float(),
-                       targets.visible3d[gt_index][..., None].expand(-1, joints, 3).float())
-    predicted = deltas[torch.arange(len(classes)), classes].float()
-    return ((predicted - target).abs() * mask).sum() / mask.sum().clamp(min=1)
-
-
-def _sample_rois(proposals: list[torch.Tensor], gt_boxes: list[torch.Tensor], truth: list[dict],
-                 expert: list[dict], config: StepConfig, device: torch.device) -> tuple[list[torch.Tensor], list[tuple]]:
-    """RoIs to pool per image and the picks ``(image, part, kind, pooled rows, ground-truth index)``.
-
-    ``kind`` is ``"truth"`` (sampled proposals, index -1 = background) or ``"expert"`` (the expert
-    boxes appended for distillation).  A RoI chosen by several parts is pooled once.
+    ``boxes`` (N * K, 4) input pixels; padding rows repeat a RoI that no loss term uses.
     """
-    roi_lists, picks, offset = [], [], 0
-    for i, (image_truth, image_expert) in enumerate(zip(truth, expert)):
-        expert_boxes = [image_expert[p].boxes for p in image_expert]
-        rois = torch.cat([proposals[i].float(), gt_boxes[i], *expert_boxes])
-        image_picks = []
-        for part in PART_NAMES:
-            chosen, matched = assign_rois(rois, image_truth[part], config.rois_per_image, config.positive_fraction,
-                                          config.fg_iou)
-            image_picks.append((part, "truth", chosen.to(device), matched.to(device)))
-        start = len(proposals[i]) + len(gt_boxes[i])
-        for part, boxes in zip(image_expert, expert_boxes):
-            rows = torch.arange(start, start + len(boxes), device=device)
-            image_picks.append((part, "expert", rows, torch.arange(len(boxes), device=device)))
-            start += len(boxes)
-        unique, inverse = torch.unique(torch.cat([pick[2] for pick in image_picks]), return_inverse=True)
-        roi_lists.append(rois[unique])
-        cursor = 0
-        for part, kind, chosen, gt_index in image_picks:
-            picks.append((i, part, kind, inverse[cursor:cursor + len(chosen)] + offset, gt_index))
-            cursor += len(chosen)
-        offset += len(unique)
-    return roi_lists, picks
+
+    position: torch.Tensor
+    image: torch.Tensor
+    boxes: torch.Tensor
+
+    def take(self, per_roi: torch.Tensor) -> torch.Tensor:
+        """(N, R) per-RoI values -> (N * K,) values of the pooled rows."""
+        return per_roi.gather(1, self.position.view(per_roi.shape[0], -1)).reshape(-1)
 
 
-def _part_losses(model: DOPE, part: str, logits: torch.Tensor, deltas: torch.Tensor, rois: torch.Tensor,
-                 picks: list[tuple], truth: list[dict], expert: list[dict]) -> dict[str, torch.Tensor]:
-    """The four loss terms of one part over the batch (module docstring)."""
-    terms: dict[str, list[torch.Tensor]] = {"cls": [], "reg": [], "distill_cls": [], "distill_reg": []}
-    for i, pick_part, kind, rows, matched in picks:
-        if pick_part != part or len(rows) == 0:
-            continue
-        if kind == "truth":
-            targets = truth[i][part]
-            positive = matched >= 0
-            classes = torch.zeros(len(rows), dtype=torch.int64, device=logits.device)
-            classes[positive] = targets.classes[matched[positive]] + 1
-            terms["cls"].append(F.cross_entropy(logits[rows].float(), classes, reduction="none"))
-            if positive.any():
-                terms["reg"].append(_regression_loss(model, part, deltas[rows[positive]], rois[rows[positive]],
-                                                     targets, matched[positive]))
-        else:
-            targets = expert[i][part]
-            soft = torch.zeros(len(rows), logits.shape[1], device=logits.device)
-            soft[torch.arange(len(rows)), targets.classes + 1] = targets.scores
-            soft[:, 0] += 1 - targets.scores
-            # KL divergence to the expert's soft label: 0 when the network reproduces it
-            terms["distill_cls"].append(F.kl_div(F.log_softmax(logits[rows].float(), dim=1), soft, reduction="none").sum(1))
-            terms["distill_reg"].append(_regression_loss(model, part, deltas[rows], rois[rows], targets, matched))
-    zero = logits.sum() * 0
-    return {f"{part}_{name}": (torch.cat(values).mean() if name.endswith("cls") else torch.stack(values).mean())
-            if values else zero for name, values in terms.items()}
+def _row_regression(model: DOPE, part: str, deltas: torch.Tensor, rows: PooledRows, targets: PartTargets,
+                    gt_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per pooled row: masked L1 sum between its target class's deltas and the encoded target, and the mask sum."""
+    classes = targets.classes[rows.image, gt_index]
+    anchors = model.anchor_poses(part)[classes].float()
+    d2d, d3d = encode_poses(rows.boxes, targets.pose2d[rows.image, gt_index], targets.pose3d[rows.image, gt_index], anchors)
+    joints = targets.pose2d.shape[2]
+    mask = join_deltas(targets.visible2d[rows.image, gt_index][..., None].expand(-1, joints, 2).float(),
+                       targets.visible3d[rows.image, gt_index][..., None].expand(-1, joints, 3).float())
+    predicted = deltas[torch.arange(len(classes), device=deltas.device), classes].float()
+    return ((predicted - join_deltas(d2d, d3d)).abs() * mask).sum(1), mask.sum(1)
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` over ``mask`` (0 when the mask is empty)."""
+    return torch.where(mask, values, 0).sum() / mask.sum().clamp(min=1)
+
+
+def _image_mean(l1: torch.Tensor, weight: torch.Tensor, rows: torch.Tensor, image: torch.Tensor, n: int) -> torch.Tensor:
+    """Masked L1 mean per image over ``rows``, averaged over the images that have such rows (0 if none)."""
+    zeros = torch.zeros(n, device=l1.device)
+    total = zeros.index_add(0, image, torch.where(rows, l1, 0))
+    count = zeros.index_add(0, image, torch.where(rows, weight, 0))
+    present = zeros.index_add(0, image, rows.float()) > 0
+    return _masked_mean(total / count.clamp(min=1), present)
+
+
+def _roi_segments(proposals: torch.Tensor, proposal_valid: torch.Tensor, truth: dict[str, PartTargets],
+                  expert: dict[str, PartTargets]) -> tuple[torch.Tensor, torch.Tensor, dict[str, int]]:
+    """(N, R, 4) RoIs and (N, R) validity in the row layout of the module docstring, and where each expert segment starts."""
+    segments = [(proposals.float(), proposal_valid)] + [(truth[p].boxes, truth[p].valid) for p in PART_NAMES]
+    start = sum(boxes.shape[1] for boxes, _ in segments)
+    expert_start = {}
+    for part in PART_NAMES:
+        expert_start[part] = start
+        segments.append((expert[part].boxes, expert[part].valid))
+        start += expert[part].boxes.shape[1]
+    return torch.cat([b for b, _ in segments], dim=1), torch.cat([v for _, v in segments], dim=1), expert_start
+
+
+def _part_losses(model: DOPE, part: str, logits: torch.Tensor, deltas: torch.Tensor, rows: PooledRows, n: int,
+                 chosen: torch.Tensor, matched: torch.Tensor, is_expert: torch.Tensor, expert_index: torch.Tensor,
+                 truth: PartTargets, expert: PartTargets) -> dict[str, torch.Tensor]:
+    """The four loss terms of one part over the batch (module docstring), from (M,) per-row masks and indices."""
+    positive = chosen & (matched >= 0)
+    gt_index = matched.clamp(min=0)
+    classes = torch.where(positive, truth.classes[rows.image, gt_index] + 1, 0)
+    cls = _masked_mean(F.cross_entropy(logits.float(), classes, reduction="none"), chosen)
+    reg = _image_mean(*_row_regression(model, part, deltas, rows, truth, gt_index), positive, rows.image, n)
+    score = expert.scores[rows.image, expert_index]
+    soft = torch.zeros_like(logits, dtype=torch.float32).scatter(1, expert.classes[rows.image, expert_index][:, None] + 1,
+                                                                 score[:, None])
+    soft[:, 0] += 1 - score
+    # KL divergence to the expert's soft label: 0 when the network reproduces it
+    kl = F.kl_div(F.log_softmax(logits.float(), dim=1), soft, reduction="none").sum(1)
+    distill_reg = _image_mean(*_row_regression(model, part, deltas, rows, expert, expert_index), is_expert, rows.image, n)
+    return {f"{part}_cls": cls, f"{part}_reg": reg, f"{part}_distill_cls": _masked_mean(kl, is_expert),
+            f"{part}_distill_reg": distill_reg}
 
 
 def compute_losses(model: DOPE, images: list[torch.Tensor], labels: list[ImageLabels],
                    config: StepConfig | None = None) -> dict[str, torch.Tensor]:
     """Loss terms and ``total`` for a batch of (3, H, W) [0, 1] images and their labels."""
     config = config or StepConfig()
-    device = next(model.parameters()).device
     batch, geometry = model.prepare(images)
-    features = model.feature_map(batch)
-    truth = [{p: _targets(model, lab.pseudo.ground_truth, p, g, device) for p in PART_NAMES}
-             for lab, g in zip(labels, geometry)]
-    expert = [{p: _targets(model, lab.pseudo.expert, p, g, device) for p in PART_NAMES if p not in lab.labelled_parts}
-              for lab, g in zip(labels, geometry)]
-    gt_boxes = [torch.cat([t[p].boxes for p in PART_NAMES]) for t in truth]
-    proposals, _, rpn_losses = model.rpn(features, tuple(batch.shape[-2:]), [g.resized_size for g in geometry], gt_boxes)
-    roi_lists, picks = _sample_rois(proposals, gt_boxes, truth, expert, config, device)
-    predictions = model.predict_parts(model.roi_features(features, roi_lists))
-    rois = torch.cat(roi_lists)
-    losses = dict(rpn_losses)
+    n = len(images)
+    # targets first: their host->device copies then overlap nothing the device is busy with
+    truth, expert = {}, {}
     for part in PART_NAMES:
-        losses.update(_part_losses(model, part, *predictions[part], rois, picks, truth, expert))
+        anchors, sides = model.anchor_poses(part), model.hand_classes_per_side
+        truth[part] = batch_targets([lab.pseudo.ground_truth for lab in labels], part, anchors, geometry, sides)
+        # distillation only on parts the image's data set does not label
+        expert[part] = batch_targets([lab.pseudo.expert if part not in lab.labelled_parts else [] for lab in labels],
+                                     part, anchors, geometry, sides)
+    sizes = torch.as_tensor([g.resized_size for g in geometry], dtype=torch.float32).to(batch.device)
+    features = model.feature_map(batch)
+    logits, deltas, anchors, proposals, _, proposal_valid = model.rpn.propose(features, tuple(batch.shape[-2:]), sizes)
+    gt_boxes = torch.cat([truth[p].boxes for p in PART_NAMES], dim=1)
+    gt_valid = torch.cat([truth[p].valid for p in PART_NAMES], dim=1)
+    losses = model.rpn.loss(logits, deltas, anchors, gt_boxes, gt_valid)
+
+    rois, roi_valid, expert_start = _roi_segments(proposals, proposal_valid, truth, expert)
+    roi_count = rois.shape[1]
+    chosen, matched, is_expert = {}, {}, {}
+    for part in PART_NAMES:
+        matched[part] = match_rois_batched(rois, roi_valid, truth[part].boxes, truth[part].valid, config.fg_iou)
+        sample_labels = torch.where(roi_valid, (matched[part] >= 0).long(), -1)
+        positive, negative = sample_balanced_mask(sample_labels, config.rois_per_image, config.positive_fraction)
+        chosen[part] = positive | negative
+        start, width = expert_start[part], expert[part].boxes.shape[1]
+        is_expert[part] = torch.zeros_like(roi_valid)
+        is_expert[part][:, start:start + width] = expert[part].valid
+    # A RoI chosen by several parts is pooled once: each image's needed RoIs are moved to the
+    # front of its row and the batch is cut to the longest count (the step's one data-sized sync).
+    needed = torch.stack([chosen[p] | is_expert[p] for p in PART_NAMES]).any(dim=0)
+    width = max(1, int(needed.sum(dim=1).max()))
+    position = torch.sort((~needed).to(torch.uint8), dim=1, stable=True).indices[:, :width]
+    boxes = rois.gather(1, position[..., None].expand(-1, -1, 4))
+    image = torch.arange(n, device=rois.device)[:, None].expand(-1, width).reshape(-1)
+    rows = PooledRows(position.reshape(-1), image, boxes.reshape(-1, 4))
+    pooled = model.roi_features_padded(features, boxes).flatten(0, 1)
+    predictions = model.predict_parts(pooled)
+    for part in PART_NAMES:
+        expert_index = (rows.position - expert_start[part]).clamp(min=0, max=expert[part].boxes.shape[1] - 1)
+        losses.update(_part_losses(model, part, *predictions[part], rows, n, rows.take(chosen[part]),
+                                   rows.take(matched[part]), rows.take(is_expert[part]), expert_index,
+                                   truth[part], expert[part]))
     w = config.weights
     losses["total"] = w["rpn"] * (losses["rpn_objectness"] + losses["rpn_box"]) + sum(
         w[name] * losses[f"{part}_{name}"] for part in PART_NAMES for name in ("cls", "reg", "distill_cls", "distill_reg"))
