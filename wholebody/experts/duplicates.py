@@ -1,0 +1,158 @@
+"""One body per person: skeletons that coincide are one person.
+
+Several detectors (``detect.people``) and video carry-over give more than one box per person,
+and a body crop that holds two people can make BlazePose lock onto the neighbour: the box of
+a person the crop missed then carries the neighbour's body (issue 13: a missed woman's box
+with the next woman's nose).  Both show up the same way: two bodies whose 17 COCO points
+coincide.  ``duplicate_of`` finds them by the COCO object keypoint similarity (OKS, body
+sigmas) between the two skeletons, over the points both score above ``POINT_SCORE``, with the
+area of the larger skeleton's box as the scale.
+
+Threshold ``SAME_OKS`` = 0.5: two detections of one person give body OKS 0.8-1.0 (the same
+crop content, a slightly different crop), while two people side by side, shoulder to
+shoulder, share no point within a sigma (OKS < 0.1); a person in front of another whose
+limbs overlap gives at most a few common points, about 0.2-0.4.  0.5 is the COCO midpoint of
+"the same pose".
+
+What happens to the lower-ranked body of a pair (``WholeBodyEstimator``): if its box came with
+its own detector keypoints that are *not* the other person's (OKS below the threshold), the
+body expert is run again on a crop around those points, and the detector's points are used as
+the body if it again lands on the other person; otherwise it is dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wholebody.schema import SIGMAS
+
+SAME_OKS = 0.5
+POINT_SCORE = 0.2
+MIN_COMMON = 4  # fewer common confident points say nothing
+BODY = slice(0, 17)
+
+
+def body_oks(a: np.ndarray, b: np.ndarray, point_score: float = POINT_SCORE) -> float:
+    """OKS between two (>= 17, 3) skeletons (x, y in pixels, score) over their 17 body points.
+
+    The scale is the area of the larger of the two skeletons' point extents; 0 when fewer than
+    ``MIN_COMMON`` points are scored above ``point_score`` (and finite) in both.
+    """
+    a = np.asarray(a, dtype=np.float64)[BODY]
+    b = np.asarray(b, dtype=np.float64)[BODY]
+    both = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+    both &= (np.nan_to_num(a[:, 2]) > point_score) & (np.nan_to_num(b[:, 2]) > point_score)
+    if both.sum() < MIN_COMMON:
+        return 0.0
+    area = max(_extent_area(a[both, :2]), _extent_area(b[both, :2]), 1.0)
+    d2 = ((a[both, :2] - b[both, :2]) ** 2).sum(axis=1)
+    return float(np.exp(-d2 / (2 * area * (2 * SIGMAS[BODY][both]) ** 2)).mean())
+
+
+def _extent_area(points: np.ndarray) -> float:
+    span = points.max(axis=0) - points.min(axis=0)
+    return float(span[0] * span[1])
+
+
+def duplicate_of(skeletons: list[np.ndarray], scores: list[float], threshold: float = SAME_OKS) -> list[int | None]:
+    """For each skeleton, the index of a better-scored skeleton it coincides with, or None.
+
+    Args:
+        skeletons: per person, (>= 17, 3) points x, y (original pixels), score.
+        scores: per person, the ranking score (higher wins; ties: the earlier one wins).
+        threshold: body OKS above which two skeletons are one person.
+    """
+    order = sorted(range(len(skeletons)), key=lambda i: (-scores[i], i))
+    result: list[int | None] = [None] * len(skeletons)
+    kept: list[int] = []
+    for i in order:
+        for k in kept:
+            if body_oks(skeletons[i], skeletons[k]) > threshold:
+                result[i] = k
+                break
+        else:
+            kept.append(i)
+    return result
+
+
+def upper_box(box: np.ndarray) -> np.ndarray:
+    """The top of a ``[x, y, w, h]`` person box, at most 1.2 x its width tall: a crop centred on
+    the head and shoulders, which BlazePose (trained with face-anchored crops) locks onto even
+    when the whole-box crop holds a more prominent neighbour (insightface t1: 2 people more)."""
+    x, y, w, h = np.asarray(box, dtype=np.float64)
+    return np.array([x, y, w, min(h, 1.2 * w)])
+
+
+def retry_boxes(box: np.ndarray, prior17: np.ndarray | None) -> list[np.ndarray]:
+    """Boxes to re-run the body expert on for a person whose first crop failed or found someone else:
+    the box around its own detector points (if any), then the top of its box."""
+    own = own_evidence_box(prior17)
+    return ([] if own is None else [own]) + [upper_box(box)]
+
+
+def own_evidence_box(prior17: np.ndarray | None, margin: float = 0.2, point_score: float = POINT_SCORE) -> np.ndarray | None:
+    """A ``[x, y, w, h]`` box around a detector's confident points (grown by ``margin`` per side), or None."""
+    if prior17 is None:
+        return None
+    prior = np.asarray(prior17, dtype=np.float64)
+    ok = np.isfinite(prior).all(axis=1) & (np.nan_to_num(prior[:, 2]) > point_score)
+    if ok.sum() < MIN_COMMON:
+        return None
+    low, high = prior[ok, :2].min(axis=0), prior[ok, :2].max(axis=0)
+    size = high - low
+    return np.concatenate([low - margin * size, size * (1 + 2 * margin)])
+
+
+def resolve_duplicates(image: np.ndarray, people: list, bodies: list, scores: list[float], priors: list,
+                       run_body, threshold: float = SAME_OKS) -> list[bool]:
+    """Remove or re-estimate duplicate bodies in place (module docstring); all lists stay aligned.
+
+    Args:
+        image: the (H, W, 3) uint8 RGB image.
+        people, bodies, scores, priors: per person the ``Person`` (body filled), its
+            ``BodyLandmarks``, box score, and (17, 3) detector points or None.
+        run_body: ``(image, box_xywh) -> (Person, BodyLandmarks)`` for a re-estimate.
+    Returns:
+        per remaining person, whether its body is the detector's points (the body expert kept
+        landing on another person), so its head must come from the detector too.
+    """
+    from_prior = [False] * len(people)
+    for _ in range(2):  # a re-estimate may itself coincide with someone: look once more
+        ranks = [s * p.part_scores["body"] for s, p in zip(scores, people)]
+        dup = duplicate_of([p.keypoints for p in people], ranks, threshold)
+        if all(d is None for d in dup):
+            break
+        drop = set()
+        for i, keeper in enumerate(dup):
+            if keeper is None:
+                continue
+            prior, other = priors[i], people[keeper].keypoints
+            prior_is_other = prior is None or body_oks(prior, other) > threshold
+            person, body = None, None
+            for box in retry_boxes(people[i].bbox, None if prior_is_other else prior):
+                person, body = run_body(image, box)
+                if person is not None and body_oks(person.keypoints, other) <= threshold:
+                    break
+            if person is None or body_oks(person.keypoints, other) > threshold:
+                if prior_is_other or own_evidence_box(prior) is None:
+                    drop.add(i)  # no evidence of its own, or its own evidence is the other person
+                    continue
+                if person is None:  # the detector's points alone, with the first crop's landmarks for the rest
+                    person, body = people[i], bodies[i]
+                _use_prior_body(person, prior)
+                from_prior[i] = True
+            person.bbox = people[i].bbox
+            people[i], bodies[i] = person, body
+        for lists in (people, bodies, scores, priors, from_prior):
+            lists[:] = [x for j, x in enumerate(lists) if j not in drop]
+    return from_prior
+
+
+def _use_prior_body(person, prior17: np.ndarray) -> None:
+    """The detector's 17 points become the person's body; feet and body 3D are unknown then."""
+    prior = np.nan_to_num(np.asarray(prior17, dtype=np.float64))
+    person.keypoints[BODY] = prior
+    person.keypoints[17:23, 2] = 0.0
+    person.keypoints_3d["body"] = None
+    person.part_scores["body"] = float(prior[:, 2].mean())
+    person.part_scores["foot"] = 0.0
