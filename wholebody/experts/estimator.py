@@ -89,6 +89,8 @@ class WholeBodyEstimator:
         min_body_score: people whose pose-present probability is below this are dropped.
     """
 
+    accepts_carry = True  # __call__ takes ``carry`` (video carry-over, ``experts.carry``)
+
     def __init__(
         self,
         detector: Callable | None = None,
