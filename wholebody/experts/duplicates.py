@@ -30,23 +30,39 @@ SAME_OKS = 0.5
 POINT_SCORE = 0.2
 MIN_COMMON = 4  # fewer common confident points say nothing
 BODY = slice(0, 17)
+HEAD = slice(0, 5)  # nose, eyes, ears
+# Head OKS above which two heads are one: on faceapi_sample6.jpg a stray BlazePose box's head lay
+# on a woman's head at head OKS 0.33 (nose 23 px off, ears ~90 px), the heads of different
+# people at <= 0.01.
+HEAD_SAME_OKS = 0.25
 
 
-def body_oks(a: np.ndarray, b: np.ndarray, point_score: float = POINT_SCORE) -> float:
+def body_oks(a: np.ndarray, b: np.ndarray, point_score: float = POINT_SCORE, part: slice = BODY,
+             min_common: int = MIN_COMMON) -> float:
     """OKS between two (>= 17, 3) skeletons (x, y in pixels, score) over their 17 body points.
 
-    The scale is the area of the larger of the two skeletons' point extents; 0 when fewer than
-    ``MIN_COMMON`` points are scored above ``point_score`` (and finite) in both.
+    The scale is the area of the larger of the two skeletons' body point extents (the smaller
+    for ``part=HEAD``: a body gone astray has a huge extent and would make any head match);
+    0 when fewer than ``min_common`` points of ``part`` are scored above ``point_score`` (and
+    finite) in both.
     """
     a = np.asarray(a, dtype=np.float64)[BODY]
     b = np.asarray(b, dtype=np.float64)[BODY]
     both = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
     both &= (np.nan_to_num(a[:, 2]) > point_score) & (np.nan_to_num(b[:, 2]) > point_score)
-    if both.sum() < MIN_COMMON:
+    areas = (_extent_area(a[both, :2]), _extent_area(b[both, :2])) if both.any() else (0.0, 0.0)
+    both[np.setdiff1d(np.arange(17), np.arange(17)[part])] = False
+    if both.sum() < min_common:
         return 0.0
-    area = max(_extent_area(a[both, :2]), _extent_area(b[both, :2]), 1.0)
+    area = max(max(areas) if part == BODY else min(areas), 1.0)
     d2 = ((a[both, :2] - b[both, :2]) ** 2).sum(axis=1)
     return float(np.exp(-d2 / (2 * area * (2 * SIGMAS[BODY][both]) ** 2)).mean())
+
+
+def same_skeleton(a: np.ndarray, b: np.ndarray, threshold: float = SAME_OKS) -> bool:
+    """Two skeletons are one person: their bodies coincide, or their heads do (a head has one owner;
+    a body crop that drifted onto a neighbour keeps the neighbour's head but not its limbs)."""
+    return body_oks(a, b) > threshold or body_oks(a, b, part=HEAD, min_common=3) > HEAD_SAME_OKS
 
 
 def _extent_area(points: np.ndarray) -> float:
@@ -67,7 +83,7 @@ def duplicate_of(skeletons: list[np.ndarray], scores: list[float], threshold: fl
     kept: list[int] = []
     for i in order:
         for k in kept:
-            if body_oks(skeletons[i], skeletons[k]) > threshold:
+            if same_skeleton(skeletons[i], skeletons[k], threshold):
                 result[i] = k
                 break
         else:
@@ -127,13 +143,13 @@ def resolve_duplicates(image: np.ndarray, people: list, bodies: list, scores: li
             if keeper is None:
                 continue
             prior, other = priors[i], people[keeper].keypoints
-            prior_is_other = prior is None or body_oks(prior, other) > threshold
+            prior_is_other = prior is None or same_skeleton(prior, other, threshold)
             person, body = None, None
             for box in retry_boxes(people[i].bbox, None if prior_is_other else prior):
                 person, body = run_body(image, box)
-                if person is not None and body_oks(person.keypoints, other) <= threshold:
+                if person is not None and not same_skeleton(person.keypoints, other, threshold):
                     break
-            if person is None or body_oks(person.keypoints, other) > threshold:
+            if person is None or same_skeleton(person.keypoints, other, threshold):
                 if prior_is_other or own_evidence_box(prior) is None:
                     drop.add(i)  # no evidence of its own, or its own evidence is the other person
                     continue
