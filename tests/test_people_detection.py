@@ -23,7 +23,7 @@ def _movenet(boxes, scores):
 def test_overlapping_boxes_of_different_detectors_are_one_person_with_movenet_points():
     movenet = _movenet([[100, 100, 50, 120]], [0.4])
     centernet = Detections(np.array([[102, 98, 50, 124], [300, 100, 50, 120]], float), np.array([0.6, 0.5]))
-    fused = fuse_detections({"movenet": movenet, "centernet": centernet})
+    fused = fuse_detections({"movenet": movenet, "centernet": centernet}, score_rule="noisy_or")
     assert len(fused.boxes) == 2
     first = int(np.argmin(fused.boxes[:, 0]))
     np.testing.assert_allclose(fused.boxes[first], [100, 100, 50, 120])  # nms keeps MoveNet's box
@@ -31,6 +31,8 @@ def test_overlapping_boxes_of_different_detectors_are_one_person_with_movenet_po
     expected = 1 - (1 - 0.4) * (1 - CALIBRATION["centernet"] * 0.6)  # noisy-OR of both detectors
     assert fused.scores[first] == pytest.approx(expected)
     assert fused.scores[1 - first] == pytest.approx(CALIBRATION["centernet"] * 0.5)
+    default = fuse_detections({"movenet": movenet, "centernet": centernet})  # MoveNet's score where it found one
+    assert sorted(default.scores) == pytest.approx(sorted([0.4, CALIBRATION["centernet"] * 0.5]))
 
 
 def test_wbf_averages_rectangular_boxes_and_ignores_blazepose_squares():

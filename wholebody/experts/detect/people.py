@@ -16,9 +16,12 @@ Fusion: detections of different detectors that overlap (``same_person``) form on
 ``"nms"`` keeps the cluster's best box by detector priority (MoveNet first: its box comes with
 keypoints); ``"wbf"`` (weighted box fusion) averages the MoveNet and CenterNet boxes of a
 cluster, weighted by score (BlazePose's square body-circle boxes have another shape and are not
-averaged).  The cluster score is the noisy-OR of its members' calibrated scores
-(``CALIBRATION``), so a person seen by two detectors ranks above one seen by one.  Boxes with no
-MoveNet member carry NaN keypoints (the body expert then runs on its own evidence).
+averaged).  The cluster score (``score_rule``) is by default its first member's calibrated score
+(``CALIBRATION``): MoveNet's where MoveNet found the person, so its ranking of the people it
+finds is unchanged.  ``"noisy_or"`` combines the members' calibrated scores, so a person seen by
+two detectors ranks above one seen by one; measured on the COCO-WholeBody fixtures it reorders
+true people across images and costs whole-body AP (0.488 vs 0.502), so it is not the default.
+Boxes with no MoveNet member carry NaN keypoints (the body expert then runs on its own evidence).
 Duplicates the box fusion leaves are removed after the body expert (``experts.duplicates``).
 """
 
@@ -64,13 +67,15 @@ def same_person(a: np.ndarray, b: np.ndarray) -> bool:
     return contained >= SAME_CONTAINED and centre_gap <= CENTRE_NEAR * max(a[2], a[3], b[2], b[3])
 
 
-def fuse_detections(found: dict[str, Detections], method: str = "nms") -> Detections:
+def fuse_detections(found: dict[str, Detections], method: str = "nms", score_rule: str = "first") -> Detections:
     """One box per person from several detectors' ``Detections`` (module docstring).
 
     Args:
         found: detector name (a key of ``CALIBRATION``) -> its detections, boxes ``[x, y, w, h]``
             in original pixels; MoveNet's have (N, 17, 3) keypoints.
         method: ``"nms"`` or ``"wbf"``.
+        score_rule: ``"first"`` (the score of the cluster's first member by ``PRIORITY``) or
+            ``"noisy_or"`` (see the module docstring).
     Returns:
         ``Detections`` best score first; keypoints (N, 17, 3), NaN where no MoveNet box joined.
     """
@@ -99,13 +104,19 @@ def fuse_detections(found: dict[str, Detections], method: str = "nms") -> Detect
     boxes, scores, keypoints = [], [], []
     for cluster in clusters:
         boxes.append(_cluster_box(cluster, method))
-        scores.append(1.0 - float(np.prod([1.0 - min(m[1], 1.0) for m in cluster])))
+        scores.append(_cluster_score(cluster, score_rule))
         own = next((m[4] for m in cluster if m[4] is not None), None)
         keypoints.append(np.full((17, 3), np.nan) if own is None else np.asarray(own, dtype=np.float64))
     if not boxes:
         return Detections(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 17, 3)))
     order = np.argsort(-np.array(scores), kind="stable")
     return Detections(np.array(boxes)[order], np.array(scores)[order], np.array(keypoints)[order])
+
+
+def _cluster_score(cluster: list, rule: str) -> float:
+    if rule == "first":
+        return float(cluster[0][1])
+    return 1.0 - float(np.prod([1.0 - min(m[1], 1.0) for m in cluster]))
 
 
 def _cluster_box(cluster: list, method: str) -> np.ndarray:
@@ -129,13 +140,15 @@ class PeopleDetector:
         fusion: ``"nms"`` or ``"wbf"``.
         escalate: run CenterNet and BlazePose when MoveNet's answer is not one clear person;
             False runs MoveNet only (the previous default); ``"always"`` runs all three.
+        score_rule: cluster score, ``"first"`` or ``"noisy_or"`` (``fuse_detections``).
     """
 
-    def __init__(self, num_threads: int = 1, fusion: str = "nms", escalate: bool | str = True) -> None:
+    def __init__(self, num_threads: int = 1, fusion: str = "nms", escalate: bool | str = True,
+                 score_rule: str = "first") -> None:
         from wholebody.experts.person_detector import MoveNetDetector
 
         self.movenet = MoveNetDetector(num_threads=num_threads, score_threshold=ESCALATE_SCORE)
-        self.num_threads, self.fusion, self.escalate = num_threads, fusion, escalate
+        self.num_threads, self.fusion, self.escalate, self.score_rule = num_threads, fusion, escalate, score_rule
         self._centernet = self._blazepose = None
         self.last_timing: dict[str, float] = {}
 
@@ -157,7 +170,7 @@ class PeopleDetector:
         if self.escalate == "always" or (self.escalate and not (strong.sum() == 1 and len(strong) == 1)):
             for name, detector in self._extra_detectors().items():
                 found[name] = self._timed(name, detector, image)
-        return fuse_detections(found, self.fusion)
+        return fuse_detections(found, self.fusion, self.score_rule)
 
     def _timed(self, name: str, detector, image: np.ndarray):
         start = time.perf_counter()
