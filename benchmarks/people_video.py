@@ -48,7 +48,6 @@ def main(argv: list[str] | None = None) -> int:
             bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
         people = estimator(rgb, carry=None if args.no_carry else carry)
-        people = [p for p in people if p.score >= 0.05]
         tracker.update(people, index)
         carry = carry_boxes(people)
         counts.append(len(people))

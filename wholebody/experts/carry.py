@@ -17,7 +17,9 @@ import numpy as np
 from wholebody.experts.detect.people import same_person
 
 CARRY_PRESENCE = 0.5
-CARRY_SCORE_DECAY = 0.9  # a carried box's score: its previous score x this, per carried frame
+CARRY_SCORE_DECAY = 0.9  # a carried box's score: its previous score x this, per carried frame,
+CARRY_SCORE_FLOOR = 0.2  # but not below this (MoveNet's score of a weak, true person), so a person
+# carried for seconds keeps a usable score while the landmark presence vouches for them
 
 
 def add_carried(boxes: np.ndarray, scores: np.ndarray, priors, carry) -> tuple:
@@ -40,7 +42,8 @@ def add_carried(boxes: np.ndarray, scores: np.ndarray, priors, carry) -> tuple:
     if not extra:
         return boxes, scores, priors, carried
     new_boxes = np.asarray(carry[0], dtype=np.float64).reshape(-1, 4)[extra]
-    new_scores = np.asarray(carry[1], dtype=np.float64).reshape(-1)[extra] * CARRY_SCORE_DECAY
+    previous = np.asarray(carry[1], dtype=np.float64).reshape(-1)[extra]
+    new_scores = np.minimum(previous, np.maximum(previous * CARRY_SCORE_DECAY, CARRY_SCORE_FLOOR))
     if priors is not None:
         priors = np.concatenate([np.asarray(priors, dtype=np.float64).reshape(-1, 17, 3),
                                  np.full((len(extra), 17, 3), np.nan)])

@@ -4,20 +4,19 @@ Several detectors (``detect.people``) and video carry-over give more than one bo
 and a body crop that holds two people can make BlazePose lock onto the neighbour: the box of
 a person the crop missed then carries the neighbour's body (issue 13: a missed woman's box
 with the next woman's nose).  Both show up the same way: two bodies whose 17 COCO points
-coincide.  ``duplicate_of`` finds them by the COCO object keypoint similarity (OKS, body
-sigmas) between the two skeletons, over the points both score above ``POINT_SCORE``, with the
-area of the larger skeleton's box as the scale.
+coincide, or at least their heads (a head has one owner).  ``duplicate_of`` finds them by the
+COCO object keypoint similarity (OKS, body sigmas) between the two skeletons, over the points
+both score above ``POINT_SCORE``, with the area of the larger skeleton's point extent as the
+scale, and by the distance between their head centres (``same_head``).
 
-Threshold ``SAME_OKS`` = 0.5: two detections of one person give body OKS 0.8-1.0 (the same
-crop content, a slightly different crop), while two people side by side, shoulder to
-shoulder, share no point within a sigma (OKS < 0.1); a person in front of another whose
-limbs overlap gives at most a few common points, about 0.2-0.4.  0.5 is the COCO midpoint of
-"the same pose".
+Threshold ``SAME_OKS`` = 0.5, measured on insightface_t1.jpg (6 people, 8 fused boxes): the
+same person from two boxes gave body OKS 0.72-0.84, different people 0.0-0.19 (0.19: a man
+and the woman leaning over him).  0.5 is the COCO midpoint of "the same pose".
 
-What happens to the lower-ranked body of a pair (``WholeBodyEstimator``): if its box came with
-its own detector keypoints that are *not* the other person's (OKS below the threshold), the
-body expert is run again on a crop around those points, and the detector's points are used as
-the body if it again lands on the other person; otherwise it is dropped.
+What happens to the lower-ranked body of a pair (``resolve_duplicates``): the body expert is
+run again on its own evidence, first a crop around its detector keypoints (if it has any that
+are not the other person's), then the head end of its box (``upper_box``); if that still lands
+on the other person, the detector's points become the body, or, without them, it is dropped.
 """
 
 from __future__ import annotations
@@ -31,30 +30,27 @@ POINT_SCORE = 0.2
 MIN_COMMON = 4  # fewer common confident points say nothing
 BODY = slice(0, 17)
 HEAD = slice(0, 5)  # nose, eyes, ears
-# Head OKS above which two heads are one: on faceapi_sample6.jpg a stray BlazePose box's head lay
-# on a woman's head at head OKS 0.33 (nose 23 px off, ears ~90 px), the heads of different
-# people at <= 0.01.
-HEAD_SAME_OKS = 0.25
+# Two heads are one when their centres are closer than this fraction of the head size (the
+# larger extent of the confident nose / eye / ear points).  Heads of different people are at
+# least about a head apart even when they touch; the same head seen by two crops was 0.1-0.3
+# of a head apart on the photos (faceapi_sample6: a stray BlazePose box's head 23 px from a
+# woman's on a 200 px head; insightface_t1: two skeletons on one man 45 px apart, head 150 px).
+HEAD_SAME_FRACTION = 0.5
 
 
-def body_oks(a: np.ndarray, b: np.ndarray, point_score: float = POINT_SCORE, part: slice = BODY,
-             min_common: int = MIN_COMMON) -> float:
+def body_oks(a: np.ndarray, b: np.ndarray, point_score: float = POINT_SCORE) -> float:
     """OKS between two (>= 17, 3) skeletons (x, y in pixels, score) over their 17 body points.
 
-    The scale is the area of the larger of the two skeletons' body point extents (the smaller
-    for ``part=HEAD``: a body gone astray has a huge extent and would make any head match);
-    0 when fewer than ``min_common`` points of ``part`` are scored above ``point_score`` (and
-    finite) in both.
+    The scale is the area of the larger of the two skeletons' point extents; 0 when fewer than
+    ``MIN_COMMON`` points are scored above ``point_score`` (and finite) in both.
     """
     a = np.asarray(a, dtype=np.float64)[BODY]
     b = np.asarray(b, dtype=np.float64)[BODY]
     both = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
     both &= (np.nan_to_num(a[:, 2]) > point_score) & (np.nan_to_num(b[:, 2]) > point_score)
-    areas = (_extent_area(a[both, :2]), _extent_area(b[both, :2])) if both.any() else (0.0, 0.0)
-    both[np.setdiff1d(np.arange(17), np.arange(17)[part])] = False
-    if both.sum() < min_common:
+    if both.sum() < MIN_COMMON:
         return 0.0
-    area = max(max(areas) if part == BODY else min(areas), 1.0)
+    area = max(_extent_area(a[both, :2]), _extent_area(b[both, :2]), 1.0)
     d2 = ((a[both, :2] - b[both, :2]) ** 2).sum(axis=1)
     return float(np.exp(-d2 / (2 * area * (2 * SIGMAS[BODY][both]) ** 2)).mean())
 
@@ -62,7 +58,20 @@ def body_oks(a: np.ndarray, b: np.ndarray, point_score: float = POINT_SCORE, par
 def same_skeleton(a: np.ndarray, b: np.ndarray, threshold: float = SAME_OKS) -> bool:
     """Two skeletons are one person: their bodies coincide, or their heads do (a head has one owner;
     a body crop that drifted onto a neighbour keeps the neighbour's head but not its limbs)."""
-    return body_oks(a, b) > threshold or body_oks(a, b, part=HEAD, min_common=3) > HEAD_SAME_OKS
+    return body_oks(a, b) > threshold or same_head(a, b)
+
+
+def same_head(a: np.ndarray, b: np.ndarray, point_score: float = POINT_SCORE) -> bool:
+    """Whether two skeletons' heads (>= 3 common confident nose / eye / ear points) are one head."""
+    a = np.asarray(a, dtype=np.float64)[HEAD]
+    b = np.asarray(b, dtype=np.float64)[HEAD]
+    both = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+    both &= (np.nan_to_num(a[:, 2]) > point_score) & (np.nan_to_num(b[:, 2]) > point_score)
+    if both.sum() < 3:
+        return False
+    size = max(float(np.ptp(a[both, :2], axis=0).max()), float(np.ptp(b[both, :2], axis=0).max()), 1.0)
+    gap = float(np.hypot(*(a[both, :2].mean(axis=0) - b[both, :2].mean(axis=0))))
+    return gap < HEAD_SAME_FRACTION * size
 
 
 def _extent_area(points: np.ndarray) -> float:
