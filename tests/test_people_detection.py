@@ -93,4 +93,4 @@ def test_one_clear_person_runs_movenet_only_and_a_group_escalates(people_detecto
     assert set(people_detector.last_timing) == {"movenet"}
     group = np.asarray(Image.open(fixtures_dir / "coco_wholebody" / "000000196141.jpg").convert("RGB"))
     people_detector(group)
-    assert set(people_detector.last_timing) == {"movenet", "centernet", "blazepose"}
+    assert set(people_detector.last_timing) == {"movenet", "tiles", "centernet", "blazepose"}

@@ -2,13 +2,14 @@
 
 MoveNet-MultiPose at 256 px (``person_detector.MoveNetDetector``) is fast and gives the 17 COCO
 points the body expert fuses with, but it returns at most 6 people and misses people in groups
-(3 of 4 on group photos).  ``PeopleDetector`` therefore adds two detectors that err
+(3 of 4 on group photos).  ``PeopleDetector`` therefore adds MoveNet on two overlapping tiles
+(``TILE_FRACTION``: people twice as large, a 6-person cap per tile) and two detectors that err
 differently: CenterNet (COCO person class, 512 px, up to 100 boxes) and MediaPipe's BlazePose
 detector (face / upper-body anchored: it finds waist-up people that the others cut).
 
 Cost is kept in check by escalation: MoveNet runs on every image (with a low candidate
 threshold); the other two run only when MoveNet's answer is not "exactly one person and no
-other candidate" (``ESCALATE_SCORE``), i.e. on groups, on empty answers and when a weak second
+other candidate" (``ESCALATE_SCORE``); the tiles run with them, i.e. on groups, on empty answers and when a weak second
 candidate hints at a missed person.  A single clearly detected person costs what it cost
 before.
 
@@ -38,8 +39,9 @@ log = logging.getLogger(__name__)
 
 # Score multipliers that bring each detector to MoveNet's scale (median score of the people in
 # ../shared/media/photos: MoveNet 0.41, CenterNet 0.53, BlazePose 0.75).
-CALIBRATION = {"movenet": 1.0, "centernet": 0.75, "blazepose": 0.55}
-PRIORITY = ("movenet", "centernet", "blazepose")
+CALIBRATION = {"movenet": 1.0, "tiles": 1.0, "centernet": 0.75, "blazepose": 0.55}
+PRIORITY = ("movenet", "tiles", "centernet", "blazepose")
+TILE_FRACTION = 0.6  # two tiles, each this fraction of the image's longer side (20 % overlap)
 MOVENET_THRESHOLD = 0.1  # MoveNet's own person threshold (see person_detector)
 ESCALATE_SCORE = 0.05  # a second MoveNet candidate above this (below the threshold) escalates; a lone
 # person gives candidates <= 0.033 (fixture 785), a cut-off 4th person on bus.jpg 0.094
@@ -87,7 +89,7 @@ def fuse_detections(found: dict[str, Detections], method: str = "nms", score_rul
         if det is None:
             continue
         for i, (box, score) in enumerate(zip(det.boxes, det.scores)):
-            keypoints = det.keypoints[i] if name == "movenet" and det.keypoints is not None else None
+            keypoints = det.keypoints[i] if name in ("movenet", "tiles") and det.keypoints is not None else None
             members.append((PRIORITY.index(name), CALIBRATION[name] * float(score), name, box, keypoints))
     members.sort(key=lambda m: (m[0], -m[1]))  # MoveNet first, then by score: MoveNet boxes seed clusters
     clusters: list[list] = []
@@ -138,8 +140,8 @@ class PeopleDetector:
     Args:
         num_threads: threads per model call.
         fusion: ``"nms"`` or ``"wbf"``.
-        escalate: run CenterNet and BlazePose when MoveNet's answer is not one clear person;
-            False runs MoveNet only (the previous default); ``"always"`` runs all three.
+        escalate: run the tiles, CenterNet and BlazePose when MoveNet's answer is not one clear person;
+            False runs MoveNet only (the previous default); ``"always"`` runs all four.
         score_rule: cluster score, ``"first"`` or ``"noisy_or"`` (``fuse_detections``).
     """
 
@@ -152,6 +154,31 @@ class PeopleDetector:
         self._centernet = self._blazepose = None
         self.last_timing: dict[str, float] = {}
 
+    def _tiles(self, image: np.ndarray) -> Detections:
+        """MoveNet on two overlapping halves of the image (``TILE_FRACTION`` of the longer side):
+        people in a group are twice as large there, and each tile has its own 6-person cap."""
+        h, w = image.shape[:2]
+        along = 1 if w >= h else 0
+        side = image.shape[along]
+        cut = int(round(TILE_FRACTION * side))
+        boxes, scores, keypoints = [], [], []
+        for start in (0, side - cut):
+            tile = image[:, start:start + cut] if along else image[start:start + cut]
+            found = self.movenet(np.ascontiguousarray(tile))
+            keep = found.scores >= MOVENET_THRESHOLD
+            shift = np.array([start, 0.0]) if along else np.array([0.0, start])
+            boxes.append(found.boxes[keep] + np.concatenate([shift, [0.0, 0.0]]))
+            scores.append(found.scores[keep])
+            points = found.keypoints[keep].copy()
+            points[..., :2] += shift
+            keypoints.append(points)
+        boxes, scores, keypoints = np.concatenate(boxes), np.concatenate(scores), np.concatenate(keypoints)
+        from wholebody.experts.boxes import nms
+
+        corners = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
+        order = nms(corners, scores, 0.5) if len(boxes) else np.zeros(0, dtype=np.int64)
+        return Detections(boxes[order], scores[order], keypoints[order])
+
     def _extra_detectors(self) -> dict:
         if self._centernet is None:
             from wholebody.experts.blazepose_detector import BlazePoseDetector
@@ -159,7 +186,7 @@ class PeopleDetector:
 
             self._centernet = CenterNetDetector(num_threads=self.num_threads)
             self._blazepose = BlazePoseDetector(num_threads=self.num_threads)
-        return {"centernet": self._centernet, "blazepose": self._blazepose}
+        return {"tiles": self._tiles, "centernet": self._centernet, "blazepose": self._blazepose}
 
     def __call__(self, image: np.ndarray) -> Detections:
         self.last_timing = {}
