@@ -109,3 +109,20 @@ def test_group_photo_people_are_all_found_once(body_estimator):
     for i in range(len(people)):
         for j in range(i):
             assert not same_skeleton(people[i].keypoints, people[j].keypoints)
+
+
+def test_the_box_whose_own_detector_points_match_the_body_keeps_it():
+    neighbour_box_body = _person(_points(), 0.9)  # ranked first, but its detector saw someone else
+    own_box_body = _person(_points(noise=1.0), 0.5)
+    elsewhere = _points(shift=(70.0, 0.0))[:17]
+    people = [neighbour_box_body, own_box_body]
+
+    def run_body(image, box):
+        centre = box[:2] + box[2:] / 2
+        return _person(_points(shift=centre - SKELETON.mean(axis=0))), "again"
+
+    resolve_duplicates(np.zeros((10, 10, 3), np.uint8), people, ["a", "b"], [1.0, 1.0], [elsewhere, _points()[:17]],
+                       run_body)
+    assert len(people) == 2
+    assert abs(people[0].keypoints[0, 0] - elsewhere[0, 0]) < 5  # re-estimated where its detector saw a person
+    assert people[1] is own_box_body

@@ -13,7 +13,9 @@ Threshold ``SAME_OKS`` = 0.5, measured on insightface_t1.jpg (6 people, 8 fused 
 same person from two boxes gave body OKS 0.72-0.84, different people 0.0-0.19 (0.19: a man
 and the woman leaning over him).  0.5 is the COCO midpoint of "the same pose".
 
-What happens to the lower-ranked body of a pair (``resolve_duplicates``): the body expert is
+Which of a pair keeps the body (``resolve_duplicates``): the one whose own detector points agree
+with it (body OKS), else the better-ranked one (faceapi_sample5: a woman's box produced her
+neighbour's body at a higher score than the neighbour's own box).  The other one: the body expert is
 run again on its own evidence, first a crop around its detector keypoints (if it has any that
 are not the other person's), then the head end of its box (``upper_box``); if that still lands
 on the other person, the detector's points become the body, or, without them, it is dropped.
@@ -30,6 +32,7 @@ POINT_SCORE = 0.2
 MIN_COMMON = 4  # fewer common confident points say nothing
 BODY = slice(0, 17)
 HEAD = slice(0, 5)  # nose, eyes, ears
+OWNS_OKS = 0.3  # body OKS with a box's own detector points above which the body is that box's
 # Two heads are one when their centres are closer than this fraction of the head size (the
 # larger extent of the confident nose / eye / ear points).  Heads of different people are at
 # least about a head apart even when they touch; the same head seen by two crops was 0.1-0.3
@@ -147,10 +150,15 @@ def resolve_duplicates(image: np.ndarray, people: list, bodies: list, scores: li
         dup = duplicate_of([p.keypoints for p in people], ranks, threshold)
         if all(d is None for d in dup):
             break
-        drop = set()
+        drop, handled = set(), set()
         for i, keeper in enumerate(dup):
             if keeper is None:
                 continue
+            if _agreement(people[i], priors[i]) > max(_agreement(people[keeper], priors[keeper]), OWNS_OKS):
+                i, keeper = keeper, i  # the body is i's by i's own detector points: the other box re-estimates
+            if i in handled or keeper in drop:
+                continue
+            handled.add(i)
             prior, other = priors[i], people[keeper].keypoints
             prior_is_other = prior is None or same_skeleton(prior, other, threshold)
             person, body = None, None
@@ -171,6 +179,11 @@ def resolve_duplicates(image: np.ndarray, people: list, bodies: list, scores: li
         for lists in (people, bodies, scores, priors, from_prior):
             lists[:] = [x for j, x in enumerate(lists) if j not in drop]
     return from_prior
+
+
+def _agreement(person, prior17: np.ndarray | None) -> float:
+    """Body OKS between a person's body and its own box's detector points (0 without them)."""
+    return 0.0 if prior17 is None else body_oks(person.keypoints, prior17)
 
 
 def _use_prior_body(person, prior17: np.ndarray) -> None:
