@@ -135,7 +135,8 @@ class PeopleDetector:
     """MoveNet, escalating to CenterNet and the BlazePose detector (module docstring).
 
     ``detector(image) -> Detections`` for an (H, W, 3) uint8 RGB image; boxes in original
-    pixels.  ``last_timing`` holds the milliseconds each detector took on the last image.
+    pixels.  ``last_timing`` / ``last_cpu`` hold the wall / process-CPU milliseconds each detector
+    took on the last image.
 
     Args:
         num_threads: threads per model call.
@@ -153,6 +154,7 @@ class PeopleDetector:
         self.num_threads, self.fusion, self.escalate, self.score_rule = num_threads, fusion, escalate, score_rule
         self._centernet = self._blazepose = None
         self.last_timing: dict[str, float] = {}
+        self.last_cpu: dict[str, float] = {}
 
     def _tiles(self, image: np.ndarray) -> Detections:
         """MoveNet on two overlapping halves of the image (``TILE_FRACTION`` of the longer side):
@@ -189,7 +191,7 @@ class PeopleDetector:
         return {"tiles": self._tiles, "centernet": self._centernet, "blazepose": self._blazepose}
 
     def __call__(self, image: np.ndarray) -> Detections:
-        self.last_timing = {}
+        self.last_timing, self.last_cpu = {}, {}
         candidates = self._timed("movenet", self.movenet, image)
         strong = candidates.scores >= MOVENET_THRESHOLD
         movenet = Detections(candidates.boxes[strong], candidates.scores[strong], candidates.keypoints[strong])
@@ -200,9 +202,10 @@ class PeopleDetector:
         return fuse_detections(found, self.fusion, self.score_rule)
 
     def _timed(self, name: str, detector, image: np.ndarray):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = detector(image)
         self.last_timing[name] = (time.perf_counter() - start) * 1000.0
+        self.last_cpu[name] = (time.process_time() - start_cpu) * 1000.0
         return result
 
 
