@@ -5,7 +5,7 @@
 Runs the part-expert estimator (body only: no hands or face, which do not change who is found)
 on consecutive frames with ``track.PersonTracker`` and the video carry-over the ``predict``
 runner uses (``track.carry_boxes`` -> ``WholeBodyEstimator(carry=...)``).  Prints, per track id,
-the frames it covers, and per frame how many people were found; the number of visible people
+the frames it covers (first, last, count) and its mean box centre (pixels of the resized frame), and per frame how many people were found; the number of visible people
 is for the reader to count (it is printed next to the counts as ``--expect``).
 """
 
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     capture = cv2.VideoCapture(args.video)
     capture.set(cv2.CAP_PROP_POS_FRAMES, args.start)
     carry, counts, frames_of = None, [], collections.defaultdict(list)
+    centres = collections.defaultdict(list)
     start = time.perf_counter()
     for index in range(args.start, args.start + args.frames):
         ok, bgr = capture.read()
@@ -53,11 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         counts.append(len(people))
         for person in people:
             frames_of[person.track_id].append(index)
+            centres[person.track_id].append(person.bbox[:2] + person.bbox[2:] / 2)
     seconds = time.perf_counter() - start
     hist = collections.Counter(counts)
     out = {"video": args.video, "frames": len(counts), "carry": not args.no_carry, "s_per_frame": round(seconds / max(len(counts), 1), 3),
            "people_per_frame": dict(sorted(hist.items())),
-           "tracks": {tid: [min(f), max(f), len(f)] for tid, f in sorted(frames_of.items())}}
+           "tracks": {tid: [min(f), max(f), len(f)] for tid, f in sorted(frames_of.items())},
+           "track_centres": {tid: np.round(np.mean(c, axis=0)).astype(int).tolist() for tid, c in sorted(centres.items())}}
     if args.expect:
         out["found_fraction"] = round(sum(min(c, args.expect) for c in counts) / (args.expect * max(len(counts), 1)), 3)
     print(json.dumps(out))

@@ -178,6 +178,13 @@ def resolve_duplicates(image: np.ndarray, people: list, bodies: list, scores: li
             people[i], bodies[i] = person, body
         for lists in (people, bodies, scores, priors, from_prior):
             lists[:] = [x for j, x in enumerate(lists) if j not in drop]
+    # What still coincides after the re-estimates (a re-estimate that found the same person again)
+    # is one person: the better-ranked body stays.
+    ranks = [s * p.part_scores["body"] for s, p in zip(scores, people)]
+    drop = {i for i, keeper in enumerate(duplicate_of([p.keypoints for p in people], ranks, threshold))
+            if keeper is not None}
+    for lists in (people, bodies, scores, priors, from_prior):
+        lists[:] = [x for j, x in enumerate(lists) if j not in drop]
     return from_prior
 
 
