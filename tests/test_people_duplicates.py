@@ -142,3 +142,16 @@ def test_no_two_people_coincide_on_the_six_person_card_table_photo(body_estimato
     for i in range(len(people)):
         for j in range(i):
             assert not same_skeleton(people[i].keypoints, people[j].keypoints)
+
+
+def test_a_squashed_body_inside_another_persons_box_is_a_fragment_but_a_neighbour_is_not():
+    from wholebody.experts.duplicates import part_of
+
+    whole, whole_box = _points(), np.array([15.0, 0.0, 75.0, 110.0])
+    legs = _points()
+    legs[:17, 1] = 60 + (SKELETON[:, 1] - 8) * 0.4  # the whole skeleton squeezed into the leg region
+    legs_box = np.array([30.0, 55.0, 40.0, 50.0])
+    assert part_of(legs, legs_box, whole, whole_box)
+    neighbour = _points(shift=(70.0, 0.0))
+    assert not part_of(neighbour, whole_box + [70, 0, 0, 0], whole, whole_box)
+    assert not part_of(whole, whole_box, legs, legs_box)  # the larger one is never the fragment

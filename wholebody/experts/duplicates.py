@@ -30,6 +30,7 @@ from wholebody.schema import SIGMAS
 SAME_OKS = 0.5
 POINT_SCORE = 0.2
 MIN_COMMON = 4  # fewer common confident points say nothing
+INSIDE = 0.9  # part_of: share of the smaller box inside the larger one
 BODY = slice(0, 17)
 HEAD = slice(0, 5)  # nose, eyes, ears
 OWNS_OKS = 0.3  # body OKS with a box's own detector points above which the body is that box's
@@ -80,6 +81,28 @@ def same_head(a: np.ndarray, b: np.ndarray, point_score: float = POINT_SCORE) ->
 def _extent_area(points: np.ndarray) -> float:
     span = points.max(axis=0) - points.min(axis=0)
     return float(span[0] * span[1])
+
+
+def part_of(small: np.ndarray, small_box: np.ndarray, large: np.ndarray, large_box: np.ndarray,
+            point_score: float = POINT_SCORE) -> bool:
+    """Whether a body is a fragment of another: its box is less than half the other's and lies inside
+    it (>= ``INSIDE`` of its area), and all its confident body points lie inside the other body's
+    confident point extent (grown by 10 %).  A detection of a jumping man's legs alone gave a
+    squashed second body there (pose2sim cam01), far from his own points in OKS terms."""
+    small_box, large_box = np.asarray(small_box, dtype=np.float64), np.asarray(large_box, dtype=np.float64)
+    if small_box[2] * small_box[3] >= 0.5 * large_box[2] * large_box[3]:
+        return False
+    x1, y1 = np.maximum(small_box[:2], large_box[:2])
+    x2, y2 = np.minimum(small_box[:2] + small_box[2:], large_box[:2] + large_box[2:])
+    if max(x2 - x1, 0.0) * max(y2 - y1, 0.0) < INSIDE * small_box[2] * small_box[3]:
+        return False
+    a, b = np.asarray(small, dtype=np.float64)[BODY], np.asarray(large, dtype=np.float64)[BODY]
+    mine, theirs = a[a[:, 2] > point_score, :2], b[b[:, 2] > point_score, :2]
+    if len(mine) < MIN_COMMON or len(theirs) < MIN_COMMON:
+        return False
+    low, high = theirs.min(axis=0), theirs.max(axis=0)
+    grow = 0.1 * (high - low)
+    return bool(((mine >= low - grow) & (mine <= high + grow)).all())
 
 
 def duplicate_of(skeletons: list[np.ndarray], scores: list[float], threshold: float = SAME_OKS) -> list[int | None]:
@@ -183,6 +206,9 @@ def resolve_duplicates(image: np.ndarray, people: list, bodies: list, scores: li
     ranks = [s * p.part_scores["body"] for s, p in zip(scores, people)]
     drop = {i for i, keeper in enumerate(duplicate_of([p.keypoints for p in people], ranks, threshold))
             if keeper is not None}
+    drop |= {i for i in range(len(people)) for k in range(len(people))
+             if k != i and k not in drop and ranks[k] > ranks[i]
+             and part_of(people[i].keypoints, people[i].bbox, people[k].keypoints, people[k].bbox)}
     for lists in (people, bodies, scores, priors, from_prior):
         lists[:] = [x for j, x in enumerate(lists) if j not in drop]
     return from_prior
