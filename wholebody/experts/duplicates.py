@@ -19,6 +19,8 @@ neighbour's body at a higher score than the neighbour's own box).  The other one
 run again on its own evidence, first a crop around its detector keypoints (if it has any that
 are not the other person's), then the head end of its box (``upper_box``); if that still lands
 on the other person, the detector's points become the body, or, without them, it is dropped.
+Last, what still coincides is dropped, and so is a fragment (``part_of``): a smaller body that
+lies inside a better-ranked person's box and point extent (a detection of one person's legs).
 """
 
 from __future__ import annotations
