@@ -4,9 +4,10 @@
 
 Runs the part-expert estimator (body only: no hands or face, which do not change who is found)
 on consecutive frames with ``track.PersonTracker`` and the video carry-over the ``predict``
-runner uses (``track.carry_boxes`` -> ``WholeBodyEstimator(carry=...)``).  Prints, per track id,
-the frames it covers (first, last, count) and its mean box centre (pixels of the resized frame), and per frame how many people were found; the number of visible people
-is for the reader to count (it is printed next to the counts as ``--expect``).
+runner uses (``track.carry_boxes`` -> ``WholeBodyEstimator(carry=...)``).  Prints one JSON line:
+how many people were found per frame, and per track id the frames it covers (first, last,
+count) and its mean box centre (pixels of the resized frame), from which the reader tells who
+is who.  ``--expect N`` adds the fraction of N people found per frame (extra people not counted).
 """
 
 from __future__ import annotations
