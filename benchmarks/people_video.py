@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             centres[person.track_id].append(person.bbox[:2] + person.bbox[2:] / 2)
     seconds = time.perf_counter() - start
     hist = collections.Counter(counts)
-    out = {"video": args.video, "frames": len(counts), "carry": not args.no_carry, "s_per_frame": round(seconds / max(len(counts), 1), 3),
+    out = {"video": args.video, "frames": len(counts), "carry": not args.no_carry,
+           "s_per_frame": round(seconds / max(len(counts), 1), 3),
            "people_per_frame": dict(sorted(hist.items())),
            "tracks": {tid: [min(f), max(f), len(f)] for tid, f in sorted(frames_of.items())},
            "track_centres": {tid: np.round(np.mean(c, axis=0)).astype(int).tolist() for tid, c in sorted(centres.items())}}

@@ -143,7 +143,8 @@ def retry_boxes(box: np.ndarray, prior17: np.ndarray | None) -> list[np.ndarray]
     return ([] if own is None else [own]) + [upper_box(box)]
 
 
-def own_evidence_box(prior17: np.ndarray | None, margin: float = 0.2, point_score: float = POINT_SCORE) -> np.ndarray | None:
+def own_evidence_box(prior17: np.ndarray | None, margin: float = 0.2,
+                     point_score: float = POINT_SCORE) -> np.ndarray | None:
     """A ``[x, y, w, h]`` box around a detector's confident points (grown by ``margin`` per side), or None."""
     if prior17 is None:
         return None
