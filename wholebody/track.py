@@ -5,7 +5,11 @@ box IoU and keypoint OKS (COCO-WholeBody sigmas) against each track's *predicted
 pose + constant velocity x frames elapsed), so two people who cross keep their IDs.  Matching
 is greedy, best pair first (with a handful of people per frame it agrees with the optimal
 assignment except in near-ties, and needs no extra dependency).  A track survives
-``max_missed`` frames without a match; a person matched to none gets a new ID (1, 2, ...).
+``max_missed`` frames without a match (45: a person who leaves and re-enters within 1.5 s at
+30 fps keeps the ID when the position fits); a person matched to none gets a new ID (1, 2, ...).
+A lost track's pose is extrapolated for at most ``EXTRAPOLATE_FRAMES`` frames and then waits
+where it was last heading, so a re-entry is matched near where the person left, not where a
+constant velocity would have carried them over a second.
 
 :class:`OneEuroFilter` is the 1-euro filter of Casiez, Roussel and Vogel (CHI 2012): an
 exponential low-pass filter whose cutoff rises with speed, ``cutoff = min_cutoff + beta *
@@ -33,6 +37,7 @@ from wholebody.schema import PART_SLICES, SIGMAS
 from wholebody.types import Person
 
 BODY_AND_FEET = PART_SLICES["foot"].stop  # the first 23 of the 133 points
+EXTRAPOLATE_FRAMES = 5
 
 
 def person_box(person: Person, score_thr: float = 0.0) -> np.ndarray:
@@ -68,6 +73,12 @@ def follow_boxes(people: Sequence[Person], score_thr: float = 0.3, margin: float
     return np.array(boxes, dtype=np.float64).reshape(-1, 4), np.array(scores, dtype=np.float64)
 
 
+def carry_boxes(people: Sequence[Person], score_thr: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """This frame's people as boxes to re-crop in the next frame where its detector misses them
+    (``experts.carry``): ``follow_boxes``, the extent of each person's scored body points, grown."""
+    return follow_boxes(people, score_thr)
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two ``[x, y, w, h]`` boxes (0 when either is empty)."""
     x1, y1 = max(a[0], b[0]), max(a[1], b[1])
@@ -96,7 +107,7 @@ class _Track:
     box_velocity: np.ndarray  # (4,) per frame
 
     def predicted(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
-        steps = frame - self.frame
+        steps = min(frame - self.frame, EXTRAPOLATE_FRAMES)
         keypoints = self.keypoints.copy()
         keypoints[:, :2] += self.velocity * steps
         return keypoints, self.box + self.box_velocity * steps
@@ -112,7 +123,7 @@ class PersonTracker:
         score_thr: keypoints above this score take part in OKS and velocity.
     """
 
-    def __init__(self, iou_weight: float = 0.5, min_similarity: float = 0.2, max_missed: int = 10,
+    def __init__(self, iou_weight: float = 0.5, min_similarity: float = 0.2, max_missed: int = 45,
                  score_thr: float = 0.3) -> None:
         self.iou_weight, self.min_similarity = iou_weight, min_similarity
         self.max_missed, self.score_thr = max_missed, score_thr

@@ -29,10 +29,13 @@ import numpy as np
 
 from wholebody.experts.assemble import attach_faces, attach_hands, body_person, finish_scores
 from wholebody.experts.body import BodyExpert, BodyLandmarks
-from wholebody.experts.detections import as_detections, default_person_detector
+from wholebody.experts.carry import CARRY_PRESENCE, add_carried
+from wholebody.experts.detections import as_detections
+from wholebody.experts.duplicates import resolve_duplicates, upper_box
 from wholebody.experts.face import FaceExpert, head_crop
 from wholebody.experts.fusion import claimed_heads
 from wholebody.experts.hands import HandExpert, wrist_crop
+from wholebody.experts.point_scores import body_part_scores, cap_unseen_scores
 from wholebody.experts.tflite import default_num_threads
 from wholebody.types import Person
 
@@ -92,6 +95,8 @@ class WholeBodyEstimator:
             (images whose longer side is at least 1000 px).
     """
 
+    accepts_carry = True  # __call__ takes ``carry`` (video carry-over, ``experts.carry``)
+
     def __init__(
         self,
         detector: Callable | None = None,
@@ -145,11 +150,14 @@ class WholeBodyEstimator:
     def detector(self) -> Callable:
         """The person detector, created on first use."""
         if self._detector is None:
-            self._detector = default_person_detector(self.num_threads)
+            from wholebody.experts.detect.people import default_people_detector
+
+            self._detector = default_people_detector(self.num_threads)
         return self._detector
 
     def __call__(self, image: np.ndarray, person_boxes: np.ndarray | None = None,
-                 person_scores: np.ndarray | None = None, person_keypoints: np.ndarray | None = None) -> list[Person]:
+                 person_scores: np.ndarray | None = None, person_keypoints: np.ndarray | None = None,
+                 carry: tuple[np.ndarray, np.ndarray] | None = None) -> list[Person]:
         """Whole-body people in an (H, W, 3) uint8 RGB image.
 
         Args:
@@ -158,6 +166,9 @@ class WholeBodyEstimator:
             person_scores: optional (N,) box scores for ``person_boxes`` (default 1).
             person_keypoints: optional (N, 17, 3) COCO body points (x, y, score) for the boxes,
                 fused with the body expert's (the detector's keypoints are used when detecting).
+            carry: optional video carry-over ``(boxes (M, 4) [x, y, w, h], scores (M,))`` of the
+                previous frame's people (``track.carry_boxes``): a box no detection covers is
+                added and kept while the body expert's pose presence is >= ``CARRY_PRESENCE``.
         Returns:
             one ``Person`` per box whose body the body expert finds, by descending score.
         """
@@ -171,19 +182,24 @@ class WholeBodyEstimator:
             priors = person_keypoints
         if priors is not None and np.shape(priors)[1:] != (17, 3):
             priors = None  # not COCO-17 with scores (e.g. the BlazePose detector's 4 points)
+        boxes, box_scores, priors, carried = add_carried(boxes, box_scores, priors, carry)
         people, bodies, kept_scores, kept_priors = [], [], [], []
         for index, (box, score) in enumerate(zip(boxes, box_scores)):
             if box[2] <= 1 or box[3] <= 1:
                 continue
-            body = self.body(image, box)
-            if body.score < self.min_body_score:
-                continue
             prior = None if priors is None else np.asarray(priors[index], dtype=np.float64)
-            people.append(body_person(body, box, prior))
+            person, body = self._body_person(image, box, prior)
+            if person is None and not carried[index]:  # a neighbour may dominate the crop: try the head end
+                person, body = self._body_person(image, upper_box(box), prior, box)
+            if person is None or (carried[index] and body.score < CARRY_PRESENCE):
+                continue
+            people.append(person)
             bodies.append(body)
             kept_scores.append(float(score))
             kept_priors.append(prior)
-        heads = self._heads(people, bodies, kept_priors)
+        from_prior = resolve_duplicates(image, people, bodies, kept_scores, kept_priors,
+                                        lambda img, box: self._body_person(img, box, None))
+        heads = self._heads(people, bodies, kept_priors, from_prior)
         found = self.parts.detect(image) if self.parts is not None else None
         face_crops = self.parts.face_crops(people, found) if found is not None and face_is_mesh(self.face) else {}
         attach_hands(people, self._run_hands(image, people))
@@ -198,6 +214,18 @@ class WholeBodyEstimator:
             people += self.parts.leftover_people(image, people, found, self.face)
         return sorted(people, key=lambda p: -p.score)
 
+    def _body_person(self, image: np.ndarray, box: np.ndarray, prior: np.ndarray | None,
+                     person_box: np.ndarray | None = None):
+        """(Person with body and feet, BodyLandmarks) for one box, unseen points' scores capped; (None, body) below
+        ``min_body_score``; ``person_box`` (default ``box``) becomes the person's box."""
+        body = self.body(image, box)
+        if body.score < self.min_body_score:
+            return None, body
+        person = body_person(body, box if person_box is None else person_box, prior)
+        cap_unseen_scores(person.keypoints, image.shape)
+        person.part_scores.update(body_part_scores(person.keypoints, body.score))
+        return person, body
+
     def _run_hands(self, image: np.ndarray, people: list[Person]) -> list[tuple[int, str, object]]:
         """(person index, side, HandLandmarks) for a zoomed crop at every wrist."""
         if self.hands is None:
@@ -211,7 +239,8 @@ class WholeBodyEstimator:
         return out
 
     @staticmethod
-    def _heads(people: list[Person], bodies: list[BodyLandmarks], priors: list) -> list[np.ndarray]:
+    def _heads(people: list[Person], bodies: list[BodyLandmarks], priors: list,
+               forced: list[bool] | None = None) -> list[np.ndarray]:
         """Per person, the (K, 2) head points to crop the face from: BlazePose's 11, or the detector's
         usable ones of its 5 (COCO nose, eyes, ears) where BlazePose put the head on another
         person's (``claimed_heads``).  Such a person's upper body (head, shoulders, elbows, wrists:
@@ -219,9 +248,11 @@ class WholeBodyEstimator:
         detector point keeps the body expert's, except on the head (the centre of the others,
         score 0).  The body's 3D stays BlazePose's (MoveNet has none), so for such a person it may
         not match the 2D upper body.  Measured on the fixture skier: whole-body OKS 0.20 -> 0.51
-        with the head, 0.59 with the upper body (left hand 0 -> 0.41)."""
+        with the head, 0.59 with the upper body (left hand 0 -> 0.41).  ``forced``: people whose
+        body already is the detector's (``duplicates.resolve_duplicates``) take its head too."""
         usable = all(prior is not None for prior in priors)
         claimed = claimed_heads([p.keypoints[:17] for p in people], np.array(priors) if usable else None)
+        claimed = [c or bool(forced and forced[i]) for i, c in enumerate(claimed)]
         heads = []
         for person, body, prior, taken in zip(people, bodies, priors, claimed):
             if not taken:

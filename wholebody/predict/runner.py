@@ -103,9 +103,12 @@ class PredictRun:
         self.outputs.add_failure(item, reason, image_id, frame)
 
     def _estimate(self, image: np.ndarray, item: WorkItem, image_id: int, frame: int | None = None,
-                  follow: tuple[np.ndarray, np.ndarray] | None = None) -> list[Person] | None:
+                  follow: tuple[np.ndarray, np.ndarray] | None = None,
+                  carry: tuple[np.ndarray, np.ndarray] | None = None) -> list[Person] | None:
         """The estimator's people for ``image`` (with the item's boxes, or else the ``follow``
-        boxes and scores, if any), or None if it failed."""
+        boxes and scores, if any), or None if it failed.  ``carry``: the previous frame's
+        people's boxes and scores, for an estimator that re-crops people its detector misses
+        (``accepts_carry``)."""
         if min(image.shape[:2]) < MIN_SIDE:
             return []
         if self._estimator is None:
@@ -118,6 +121,8 @@ class PredictRun:
                 return list(self._estimator(image, person_boxes=item.boxes, person_scores=item.box_scores))
             if follow is not None:
                 return list(self._estimator(image, person_boxes=follow[0], person_scores=follow[1]))
+            if carry is not None and getattr(self._estimator, "accepts_carry", False):
+                return list(self._estimator(image, carry=carry))
             return list(self._estimator(image))
         except Exception as err:
             log.debug("estimator failed on %s", item.source.path, exc_info=True)
@@ -174,7 +179,7 @@ class PredictRun:
         """Estimate, track, smooth and write every frame of ``reader``; returns the frames done."""
         from tqdm import tqdm
 
-        from wholebody.track import KeypointSmoother, PersonTracker, follow_boxes
+        from wholebody.track import KeypointSmoother, PersonTracker, carry_boxes, follow_boxes
 
         options, fps = self.options, reader.info.fps
         tracker = PersonTracker(score_thr=options.score_thr) if options.track else None
@@ -187,6 +192,7 @@ class PredictRun:
 
         frames_done = 0
         follow, followed = None, 0  # boxes from the last frame's people; frames since a detection
+        carry = None  # the last frame's people, re-cropped where the detector misses them
         with (
             tqdm(total=reader.info.frame_count or None, unit="frame", desc=item.source.name,
                  disable=not options.progress, file=sys.stderr) as bar,
@@ -197,11 +203,12 @@ class PredictRun:
                 bar.update(1)
                 image_id = self._next_id()
                 reuse = follow is not None and followed < options.detect_every
-                people = self._estimate(frame, item, image_id, frame_index, follow if reuse else None)
+                people = self._estimate(frame, item, image_id, frame_index, follow if reuse else None, carry)
                 followed = followed + 1 if reuse else 1
-                follow = None
+                follow = carry = None
                 if people is None:
                     continue
+                carry = carry_boxes(people, options.score_thr)
                 if options.detect_every > 1 and people:
                     follow = follow_boxes(people, options.score_thr)
                 if tracker is not None:
