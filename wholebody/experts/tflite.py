@@ -36,12 +36,15 @@ MODEL_FILES: dict[str, str] = {
 
 # What each bundled model does in the pipeline (shown by `wholebody models list`).
 MODEL_ROLES: dict[str, str] = {
-    "pose_detection": "fallback person detector when MoveNet is not prepared",
+    "pose_detection": "default: person detector for groups (with MoveNet tiles and CenterNet); fallback without MoveNet",
     "pose_landmark_full": "default: body landmarks (first pass)",
     "hand_landmark_full": "default: hand landmarks (averaged with lite)",
     "hand_landmark_lite": "default: hand landmarks (averaged with full)",
     "face_landmark": "default: face mesh -> 68 face points",
-    "face_detection_short_range": "default: face search when the head crop finds no face",
+    "face_detection_short_range": "default: whole-image face detector (near faces); face search in head crops",
+    "face_detection_full_range_sparse": "default: whole-image face detector (small and far faces)",
+    "palm_detection_full": "default: whole-image palm detector (hands with or without a body)",
+    "palm_detection_lite": "optional: lighter palm detector",
     "hand_recrop": "optional: hand re-crop (off in the default pipeline)",
 }
 MODEL_LICENCE = "Apache-2.0 (Google MediaPipe; the model files ship inside the mediapipe wheel)"
