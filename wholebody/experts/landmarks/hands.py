@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wholebody.experts.crops import SquareCrop, angle_for_up
-from wholebody.experts.tflite import TFLiteModel
+from wholebody.experts.runtime.tflite import TFLiteModel
 
 INPUT_SIZE = 224
 MIDDLE_BASE = 9  # COCO-WholeBody hand point: middle finger, first joint

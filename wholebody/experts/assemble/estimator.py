@@ -27,16 +27,16 @@ from typing import Callable
 
 import numpy as np
 
-from wholebody.experts.assemble import attach_faces, attach_hands, body_person, finish_scores
-from wholebody.experts.body import BodyExpert, BodyLandmarks
-from wholebody.experts.carry import CARRY_PRESENCE, add_carried
-from wholebody.experts.detections import as_detections
-from wholebody.experts.duplicates import resolve_duplicates, upper_box
-from wholebody.experts.face import FaceExpert, head_crop
-from wholebody.experts.fusion import claimed_heads
-from wholebody.experts.hands import HandExpert, wrist_crop
-from wholebody.experts.point_scores import body_part_scores, cap_unseen_scores
-from wholebody.experts.tflite import default_num_threads
+from wholebody.experts.assemble.carry import CARRY_PRESENCE, add_carried
+from wholebody.experts.assemble.duplicates import resolve_duplicates, upper_box
+from wholebody.experts.assemble.fusion import claimed_heads
+from wholebody.experts.assemble.person import attach_faces, attach_hands, body_person, finish_scores
+from wholebody.experts.detect.detections import as_detections
+from wholebody.experts.landmarks.body import BodyExpert, BodyLandmarks
+from wholebody.experts.landmarks.face import FaceExpert, head_crop
+from wholebody.experts.landmarks.hands import HandExpert, wrist_crop
+from wholebody.experts.landmarks.point_scores import body_part_scores, cap_unseen_scores
+from wholebody.experts.runtime.tflite import default_num_threads
 from wholebody.types import Person
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class WholeBodyEstimator:
             (images whose longer side is at least 1000 px).
     """
 
-    accepts_carry = True  # __call__ takes ``carry`` (video carry-over, ``experts.carry``)
+    accepts_carry = True  # __call__ takes ``carry`` (video carry-over, ``assemble.carry``)
 
     def __init__(
         self,
@@ -133,7 +133,7 @@ class WholeBodyEstimator:
         if face == "mesh":
             self.face = FaceExpert(num_threads=num_threads)
         elif face == "dlib":
-            from wholebody.experts.dlib_face import DlibFaceExpert
+            from wholebody.experts.landmarks.dlib_face import DlibFaceExpert
 
             self.face = DlibFaceExpert()
         self.hand_side = hand_side
@@ -142,7 +142,7 @@ class WholeBodyEstimator:
         self.min_body_score = min_body_score
         self.parts = None
         if part_detect:
-            from wholebody.experts.assembly.finder import PartFinder
+            from wholebody.experts.assemble.finder import PartFinder
 
             self.parts = PartFinder(self.hands, faces=face is not None, tiles=part_tiles, num_threads=num_threads)
 
@@ -304,7 +304,7 @@ def face_is_mesh(face) -> bool:
 def heavy_pose_model(num_threads: int = 1):
     """BlazePose heavy (``heavy_pose.HeavyPoseModel``), or None with a warning when it cannot run here."""
     try:
-        from wholebody.experts.heavy_pose import HeavyPoseModel
+        from wholebody.experts.landmarks.heavy_pose import HeavyPoseModel
 
         return HeavyPoseModel(num_threads=num_threads)
     except (ImportError, FileNotFoundError) as err:

@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from wholebody.experts.assemble import PART_FOUND, _fill_face, _fill_hand
-from wholebody.experts.association import unique_parts
-from wholebody.experts.assembly.rules import (duplicates_part, face_matches, mesh_fits_detection, palm_hand_matches,
+from wholebody.experts.assemble.association import unique_parts
+from wholebody.experts.assemble.person import PART_FOUND, _fill_face, _fill_hand
+from wholebody.experts.assemble.rules import (duplicates_part, face_matches, mesh_fits_detection, palm_hand_matches,
                                               part_person)
 from wholebody.experts.crops import box_of_points
 from wholebody.experts.detect.faces import DetectedFace, WholeImageFaceDetector
 from wholebody.experts.detect.palms import PalmDetector
-from wholebody.experts.hands import points_crop
+from wholebody.experts.landmarks.hands import points_crop
 from wholebody.types import Person
 
 log = logging.getLogger(__name__)

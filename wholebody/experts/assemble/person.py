@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from wholebody.experts.association import grown_box_size, match_faces, match_hands, unique_parts
-from wholebody.experts.body import BodyLandmarks, body_to_wholebody
+from wholebody.experts.assemble.association import grown_box_size, match_faces, match_hands, unique_parts
+from wholebody.experts.assemble.fusion import fuse_body
 from wholebody.experts.crops import box_of_points
-from wholebody.experts.feet import small_toes
-from wholebody.experts.fusion import fuse_body
+from wholebody.experts.landmarks.body import BodyLandmarks, body_to_wholebody
+from wholebody.experts.landmarks.feet import small_toes
 from wholebody.schema import PART_SIZES, PART_SLICES, PARTS
 from wholebody.types import Person
 

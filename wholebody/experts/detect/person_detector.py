@@ -29,10 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from wholebody.experts.boxes import letterbox, nms, xyxy_to_xywh
-from wholebody.experts.models import PREPARE_COMMAND, ModelNotPreparedError, model_file, onnx_file
-from wholebody.experts.tfjs_graph import GraphModel
-from wholebody.experts.tfjs_onnx import OnnxRunner, export_onnx, onnxruntime_available
+from wholebody.experts.detect.boxes import letterbox, nms, xyxy_to_xywh
+from wholebody.experts.runtime.models import PREPARE_COMMAND, ModelNotPreparedError, model_file, onnx_file
+from wholebody.experts.runtime.tfjs_graph import GraphModel
+from wholebody.experts.runtime.tfjs_onnx import OnnxRunner, export_onnx, onnxruntime_available
 
 log = logging.getLogger(__name__)
 BACKENDS = ("auto", "torch", "onnx")
