@@ -1,4 +1,5 @@
-"""Duplicate bodies (wholebody.experts.assemble.duplicates) and unseen-point scores (wholebody.experts.landmarks.point_scores)."""
+"""Duplicate bodies (wholebody.experts.assemble.duplicates) and unseen-point scores
+(wholebody.experts.landmarks.point_scores)."""
 
 from __future__ import annotations
 

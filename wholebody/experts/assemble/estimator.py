@@ -64,13 +64,13 @@ class WholeBodyEstimator:
 
     Args:
         detector: callable ``image -> detections`` (boxes ``[x, y, w, h]`` in original pixels and
-            scores; see ``detections.as_detections``); None picks the default person detector
+            scores; see ``detect.detections.as_detections``); None picks the default person detector
             (falls back to MediaPipe's BlazePose detector when the default is not prepared).
         face: ``"mesh"`` (MediaPipe face mesh -> 68), ``"dlib"`` (dlib's 68-point predictor on the
             head crop) or None (no face).
         hand_zoom: run the hand model on zoomed wrist crops; False leaves hands empty (score 0).
         num_threads: threads per model call (TFLite and onnxruntime); None: the machine's cores,
-            at most 4 (``tflite.default_num_threads``).
+            at most 4 (``runtime.tflite.default_num_threads``).
         body_box_scale: person crop side as a multiple of the box's longer side.
         body_refine: second body pass on MediaPipe's tracking ROI.
         body_model: model of that second pass: ``"heavy"`` (BlazePose heavy from the prepared
@@ -84,10 +84,10 @@ class WholeBodyEstimator:
             With the defaults (``both``, mirrored) whole-body AP on the fixtures is 0.502 (0.463
             with ``full`` alone, 0.486 with ``lite`` mirrored), mean hand error on the RHD fixture
             hands 4.16 px (4.95; 4.19); one person at 640 x 480 takes 85 ms on 2 cores (67; 67).
-            See ``hands`` for every combination.
+            See ``landmarks.hands`` for every combination.
         face_side: head crop side as a multiple of the head extent.
         min_body_score: people whose pose-present probability is below this are dropped.
-        part_detect: also find faces and hands on the whole image (``assembly.finder.PartFinder``):
+        part_detect: also find faces and hands on the whole image (``finder.PartFinder``):
             the face mesh then runs on the face detector's ROI where a body's nose claims a face,
             palm-found hands fill or improve the bodies' hands, and a face or hand no body
             claims is output as a person of its own (body score 0).
@@ -302,7 +302,7 @@ def face_is_mesh(face) -> bool:
 
 
 def heavy_pose_model(num_threads: int = 1):
-    """BlazePose heavy (``heavy_pose.HeavyPoseModel``), or None with a warning when it cannot run here."""
+    """BlazePose heavy (``landmarks.heavy_pose.HeavyPoseModel``), or None with a warning when it cannot run here."""
     try:
         from wholebody.experts.landmarks.heavy_pose import HeavyPoseModel
 

@@ -3,7 +3,7 @@
 Scores (all in [0, 1]):
 * body and foot points: BlazePose visibility x presence (body points fused with the
   detector's keypoints when it has them, see ``fusion``); small toes have no BlazePose
-  landmark and get score 0 (``feet.small_toes``);
+  landmark and get score 0 (``landmarks.feet.small_toes``);
 * hand points: the hand model's presence probability; face points: the face-mesh presence;
 * part scores: body = pose-present probability x mean body point score, foot = the same with
   the big-toe / heel scores, face and hands = presence (of the attached part, else of the

@@ -6,7 +6,7 @@
   no keypoints; about 3x slower (fixed 512x512 input).
 
 Images are ``(H, W, 3)`` uint8 RGB arrays; every output is in pixels of the ORIGINAL image (the
-letterbox geometry is kept and undone).  Backends: ``torch`` (the ``tfjs_graph`` executor, CPU
+letterbox geometry is kept and undone).  Backends: ``torch`` (the ``runtime.tfjs_graph`` executor, CPU
 or GPU, any input size) and ``onnx`` (onnxruntime on the ONNX files written by
 ``wholebody models prepare``; CPU, ~1.6x faster); ``auto`` picks onnx when its file exists.
 Model files come from ``wholebody models prepare``; a missing one raises

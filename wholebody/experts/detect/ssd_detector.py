@@ -31,7 +31,7 @@ class SsdDetector:
     """``detector(image) -> list[SsdDetection]`` for one bundled SSD model on the whole image.
 
     Args:
-        model: bundled model name (``tflite.MODEL_FILES``).
+        model: bundled model name (``runtime.tflite.MODEL_FILES``).
         strides, per_cell: SSD anchor layout (``ssd.ssd_anchors``).
         pixel_range: ``(low, high)`` the model's input range ([-1, 1] for BlazeFace, [0, 1] for palms).
         score_threshold: minimum sigmoid score; iou_threshold: weighted-NMS overlap.

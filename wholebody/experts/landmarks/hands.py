@@ -116,7 +116,7 @@ class HandExpert:
 
     Args:
         num_threads: threads per model call.
-        models: bundled model names (``tflite.MODEL_FILES``) whose outputs are averaged.
+        models: bundled model names (``runtime.tflite.MODEL_FILES``) whose outputs are averaged.
         mirror: also run every model on the mirrored crop and average (flip test).
         recrop: first pass each crop through MediaPipe Holistic's ``hand_recrop`` model
             (256 x 256 input, [0, 1]), which predicts two points on the hand: the ROI centre and a
