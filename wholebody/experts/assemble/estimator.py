@@ -29,6 +29,7 @@ import numpy as np
 
 from wholebody.experts.assemble.carry import CARRY_PRESENCE, add_carried
 from wholebody.experts.assemble.duplicates import resolve_duplicates, upper_box
+from wholebody.experts.assemble.face_search import face_search_boxes
 from wholebody.experts.assemble.fusion import claimed_heads
 from wholebody.experts.assemble.person import attach_faces, attach_hands, body_person, finish_scores
 from wholebody.experts.detect.detections import as_detections
@@ -93,6 +94,8 @@ class WholeBodyEstimator:
             claims is output as a person of its own (body score 0).
         part_tiles: the part detectors also run on overlapping tiles: True, False or ``"auto"``
             (images whose longer side is at least 1000 px).
+        face_search: with ``part_detect``, a confident face outside every person box starts a
+            body search below it (``face_search``), kept only if BlazePose finds a pose.
     """
 
     accepts_carry = True  # __call__ takes ``carry`` (video carry-over, ``assemble.carry``)
@@ -115,6 +118,7 @@ class WholeBodyEstimator:
         body_model: str = "heavy",
         part_detect: bool = True,
         part_tiles: bool | str = "auto",
+        face_search: bool = True,
     ) -> None:
         if face not in ("mesh", "dlib", None):
             raise ValueError(f"face must be 'mesh', 'dlib' or None, got {face!r}")
@@ -141,6 +145,7 @@ class WholeBodyEstimator:
         self.face_side = face_side
         self.min_body_score = min_body_score
         self.parts = None
+        self.face_search = face_search
         if part_detect:
             from wholebody.experts.assemble.finder import PartFinder
 
@@ -183,6 +188,12 @@ class WholeBodyEstimator:
         if priors is not None and np.shape(priors)[1:] != (17, 3):
             priors = None  # not COCO-17 with scores (e.g. the BlazePose detector's 4 points)
         boxes, box_scores, priors, carried = add_carried(boxes, box_scores, priors, carry)
+        found = self.parts.detect(image) if self.parts is not None else None
+        if found is not None and person_boxes is None and self.face_search:
+            # people every detector missed but whose face was found: a body search below the face
+            searched = face_search_boxes(found.faces, boxes, image.shape)
+            boxes, box_scores, priors, searched_here = add_carried(boxes, box_scores, priors, searched)
+            carried = np.concatenate([carried, searched_here[len(carried):]])
         people, bodies, kept_scores, kept_priors = [], [], [], []
         for index, (box, score) in enumerate(zip(boxes, box_scores)):
             if box[2] <= 1 or box[3] <= 1:
@@ -200,7 +211,6 @@ class WholeBodyEstimator:
         from_prior = resolve_duplicates(image, people, bodies, kept_scores, kept_priors,
                                         lambda img, box: self._body_person(img, box, None))
         heads = self._heads(people, bodies, kept_priors, from_prior)
-        found = self.parts.detect(image) if self.parts is not None else None
         face_crops = self.parts.face_crops(people, found) if found is not None and face_is_mesh(self.face) else {}
         attach_hands(people, self._run_hands(image, people))
         if found is not None:
