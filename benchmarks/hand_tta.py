@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from wholebody.data.adapters.rhd import load_rhd
+from wholebody.experts.assemble.estimator import HAND_MODELS
 from wholebody.experts.benchmark import read_rgb
 from wholebody.experts.crops import SquareCrop
-from wholebody.experts.estimator import HAND_MODELS
-from wholebody.experts.hands import HandExpert, points_crop
+from wholebody.experts.landmarks.hands import HandExpert, points_crop
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 # (hand_model of the estimator, mirror) -> the HandExpert passes it stands for.

@@ -3,7 +3,7 @@
     PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/people_photos.py OUT_DIR [--movenet-only]
 
 For each photo: the number of people the default estimator outputs, their scores, the number
-of pairs that coincide (``experts.duplicates.same_skeleton``: should be 0), and an overlay
+of pairs that coincide (``experts.assemble.duplicates.same_skeleton``: should be 0), and an overlay
 ``OUT_DIR/<name>.png`` (900 px) on which to count who was found.  ``--movenet-only`` gives the
 previous default (MoveNet-MultiPose alone) for comparison.
 """
@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--movenet-only", action="store_true")
     args = parser.parse_args(argv)
     from wholebody.experts import WholeBodyEstimator
+    from wholebody.experts.assemble.duplicates import same_skeleton
     from wholebody.experts.detect.people import PeopleDetector
-    from wholebody.experts.duplicates import same_skeleton
     from wholebody.viz.overlay import draw_people
 
     detector = PeopleDetector(num_threads=1, escalate=not args.movenet_only)

@@ -1,4 +1,4 @@
-"""Person-detector recall on the fixture people and speed at 640x480 (wholebody.experts.person_detector).
+"""Person-detector recall on the fixture people and speed at 640x480 (wholebody.experts.detect.person_detector).
 
     OMP_NUM_THREADS=1 python benchmarks/person_detector.py [--threads 1 2] [--runs 20]
 
@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from wholebody.experts.boxes import iou_xywh
-from wholebody.experts.person_detector import CenterNetDetector, MoveNetDetector
+from wholebody.experts.detect.boxes import iou_xywh
+from wholebody.experts.detect.person_detector import CenterNetDetector, MoveNetDetector
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 

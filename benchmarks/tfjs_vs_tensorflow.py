@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from wholebody.experts.models import model_file
-from wholebody.experts.tfjs_graph import GraphModel, read_weights
+from wholebody.experts.runtime.models import model_file
+from wholebody.experts.runtime.tfjs_graph import GraphModel, read_weights
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "coco"
 CASES = [  # model, input name, outputs, image, (width, height), dtype

@@ -44,7 +44,7 @@ class Mutation:
 
 
 MUTATIONS = [
-    Mutation("estimator-zeroes-left-hands", "wholebody/experts/estimator.py",
+    Mutation("estimator-zeroes-left-hands", "wholebody/experts/assemble/estimator.py",
              "        return sorted(people, key=lambda p: -p.score)\n",
              "        for person in people:\n            person.keypoints[91:112] = 0.0\n"
              "        return sorted(people, key=lambda p: -p.score)\n",
@@ -82,11 +82,11 @@ MUTATIONS = [
              "    keypoints[91:112], keypoints[112:133] = keypoints[112:133].copy(), keypoints[91:112].copy()\n",
              ("tests/test_results.py", "tests/test_results_fast.py", "tests/test_predict_cli.py",
               "tests/test_predict_cli_real.py")),
-    Mutation("faces-shifted-8px", "wholebody/experts/assemble.py",
+    Mutation("faces-shifted-8px", "wholebody/experts/assemble/person.py",
              'person.keypoints[PART_SLICES["face"], :2] = face.ibug68()',
              'person.keypoints[PART_SLICES["face"], :2] = face.ibug68() + 8.0',
              ("tests/test_experts_assemble.py", "tests/test_default_model_floors.py", "tests/test_experts_estimator.py")),
-    Mutation("estimator-score-ranking-dropped", "wholebody/experts/estimator.py",
+    Mutation("estimator-score-ranking-dropped", "wholebody/experts/assemble/estimator.py",
              "        return sorted(people, key=lambda p: -p.score)\n", "        return people\n",
              ("tests/test_experts_estimator.py", "tests/test_predict_cli_real.py")),
     Mutation("train-autocast-off", "wholebody/train/loop.py",

@@ -1,11 +1,11 @@
-"""Letterbox geometry, IoU and NMS (wholebody.experts.boxes)."""
+"""Letterbox geometry, IoU and NMS (wholebody.experts.detect.boxes)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from wholebody.experts.boxes import iou_xywh, letterbox, nms, xyxy_to_xywh
+from wholebody.experts.detect.boxes import iou_xywh, letterbox, nms, xyxy_to_xywh
 
 
 @pytest.mark.parametrize("keep_aspect", [True, False])

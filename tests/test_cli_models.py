@@ -11,7 +11,7 @@ import pytest
 
 from wholebody.cli import models as cli_models
 from wholebody.cli.main import main
-from wholebody.experts import models
+from wholebody.experts.runtime import models
 
 
 def make_tarball(path, files: dict[str, bytes]):

@@ -25,7 +25,7 @@ def test_models_list_shows_prepared_and_bundled_models(tmp_path):
     pytest.importorskip("mediapipe", reason="mediapipe (whose wheel holds the bundled models) is not installed")
     from importlib.metadata import version
 
-    from wholebody.experts import models, tflite
+    from wholebody.experts.runtime import models, tflite
 
     done = _cli("models", "list", "--dir", str(tmp_path))  # empty folder: prepared models read 'missing'
     out = done.stdout

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wholebody.experts.assemble import attach_faces, attach_hands, body_person, finish_scores
-from wholebody.experts.body import BodyLandmarks, body_to_wholebody
+from wholebody.experts.assemble.fusion import claimed_heads, fuse_body
+from wholebody.experts.assemble.person import attach_faces, attach_hands, body_person, finish_scores
 from wholebody.experts.crops import SquareCrop
-from wholebody.experts.face import FaceLandmarks
-from wholebody.experts.feet import small_toes
-from wholebody.experts.fusion import claimed_heads, fuse_body
-from wholebody.experts.hands import HandLandmarks
+from wholebody.experts.landmarks.body import BodyLandmarks, body_to_wholebody
+from wholebody.experts.landmarks.face import FaceLandmarks
+from wholebody.experts.landmarks.feet import small_toes
+from wholebody.experts.landmarks.hands import HandLandmarks
 from wholebody.schema import FACEMESH_TO_IBUG68, KEYPOINT_NAMES, PART_SLICES
 from wholebody.schema.mediapipe import POSE33_NAMES
 
@@ -144,7 +144,7 @@ def test_a_claimed_head_takes_the_detectors_finite_points():
     """The estimator swaps a claimed head and its upper body for the detector's; a non-finite
     detector head point gets the centre of the others at score 0 (other points keep the body
     expert's), and the face crop uses only the finite ones."""
-    from wholebody.experts.estimator import WholeBodyEstimator
+    from wholebody.experts.assemble.estimator import WholeBodyEstimator
 
     people = [body_person(make_body(), np.array([0, 0, 400, 200.0])),
               body_person(make_body(offset=300.0), np.array([300, 0, 400, 200.0]))]

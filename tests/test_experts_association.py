@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from wholebody.experts.association import box_iou, grow_box, grown_box_size, match_faces, match_hands, unique_parts
+from wholebody.experts.assemble.association import (box_iou, grow_box, grown_box_size, match_faces, match_hands,
+                                                    unique_parts)
 
 LEFT, RIGHT = 0, 1
 

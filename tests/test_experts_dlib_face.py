@@ -15,7 +15,7 @@ if importlib.util.find_spec("face_recognition_models") is None:
 
 from wholebody.experts.benchmark import read_rgb  # noqa: E402
 from wholebody.experts.crops import crop_from_box  # noqa: E402
-from wholebody.experts.dlib_face import DlibFaceExpert, predictor_path  # noqa: E402
+from wholebody.experts.landmarks.dlib_face import DlibFaceExpert, predictor_path  # noqa: E402
 
 
 def test_predictor_file_is_located_in_the_package():

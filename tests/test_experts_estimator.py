@@ -105,7 +105,7 @@ def test_bad_options_are_rejected():
 
 def test_default_detector_pipeline_finds_the_person(coco_dir, ground_truth):
     """detector=None uses MoveNet-MultiPose when its files are prepared (else BlazePose)."""
-    from wholebody.experts.models import status
+    from wholebody.experts.runtime.models import status
 
     if any(state != "ok" for state in status().values()):
         pytest.skip("person detector models not prepared (run `wholebody models prepare`)")
@@ -140,7 +140,7 @@ def test_a_bent_skier_keeps_his_own_head_and_face(coco_dir, ground_truth):
     """Fixture 197388: BlazePose puts the bent front skier's head (and left arm) on the skier
     behind him; the detector's upper body (``fusion.claimed_heads``) gives him back his own head,
     face and left wrist."""
-    from wholebody.experts.models import status
+    from wholebody.experts.runtime.models import status
 
     if any(state != "ok" for state in status().values()):
         pytest.skip("person detector models not prepared (run `wholebody models prepare`)")

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from wholebody.experts.crops import SquareCrop
-from wholebody.experts.hands import INPUT_SIZE, points_crop
+from wholebody.experts.landmarks.hands import INPUT_SIZE, points_crop
 
 pytest.importorskip("mediapipe", reason="the hand expert needs mediapipe==0.10.14's bundled models")
 pytest.importorskip("ai_edge_litert", reason="the hand expert runs the models with ai-edge-litert")
 
 from wholebody.experts.benchmark import read_rgb  # noqa: E402
-from wholebody.experts.hands import HandExpert, _run, wrist_crop  # noqa: E402
+from wholebody.experts.landmarks.hands import HandExpert, _run, wrist_crop  # noqa: E402
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "hand_tta.py"
 

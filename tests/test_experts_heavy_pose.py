@@ -11,9 +11,11 @@ import pytest
 pytest.importorskip("mediapipe", reason="the part experts need mediapipe==0.10.14's bundled models")
 pytest.importorskip("ai_edge_litert", reason="the part experts run the models with ai-edge-litert")
 
-from wholebody.experts import WholeBodyEstimator, heavy_pose, models  # noqa: E402
+from wholebody.experts import WholeBodyEstimator  # noqa: E402
 from wholebody.experts.benchmark import read_rgb  # noqa: E402
-from wholebody.experts.body import BodyExpert, body_to_wholebody  # noqa: E402
+from wholebody.experts.landmarks import heavy_pose  # noqa: E402
+from wholebody.experts.landmarks.body import BodyExpert, body_to_wholebody  # noqa: E402
+from wholebody.experts.runtime import models  # noqa: E402
 
 
 @pytest.fixture(scope="module")

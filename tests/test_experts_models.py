@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from wholebody.experts.detections import Detections, as_detections
+from wholebody.experts.detect.detections import Detections, as_detections
 
 
 def test_as_detections_reads_tuples_dicts_and_objects():
@@ -25,12 +25,12 @@ def test_as_detections_reads_tuples_dicts_and_objects():
 mediapipe = pytest.importorskip("mediapipe", reason="the part experts need mediapipe==0.10.14's bundled models")
 pytest.importorskip("ai_edge_litert", reason="the part experts run the models with ai-edge-litert")
 
-from wholebody.experts import detections as detections_module  # noqa: E402
 from wholebody.experts.benchmark import read_rgb  # noqa: E402
-from wholebody.experts.blazepose_detector import BlazePoseDetector  # noqa: E402
 from wholebody.experts.crops import crop_from_box  # noqa: E402
-from wholebody.experts.face import FaceExpert, _nearest_is_own  # noqa: E402
-from wholebody.experts.tflite import MODEL_FILES, TFLiteModel, model_path  # noqa: E402
+from wholebody.experts.detect import people as people_module  # noqa: E402
+from wholebody.experts.detect.blazepose_detector import BlazePoseDetector  # noqa: E402
+from wholebody.experts.landmarks.face import FaceExpert, _nearest_is_own  # noqa: E402
+from wholebody.experts.runtime.tflite import MODEL_FILES, TFLiteModel, model_path  # noqa: E402
 
 
 def test_every_bundled_model_is_found_and_unknown_names_fail():
@@ -56,10 +56,10 @@ def test_default_detector_falls_back_to_blazepose(monkeypatch):
     def not_prepared(*args, **kwargs):
         raise FileNotFoundError("movenet-multipose.json is missing")
 
-    import wholebody.experts.person_detector as person_detector
+    import wholebody.experts.detect.person_detector as person_detector
 
     monkeypatch.setattr(person_detector, "make_person_detector", not_prepared)
-    assert isinstance(detections_module.default_person_detector(), BlazePoseDetector)
+    assert isinstance(people_module.default_person_detector(), BlazePoseDetector)
 
 
 def test_face_mesh_on_300w_faces_is_accurate(fixtures_dir):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wholebody.experts.ssd import decode_ssd, ssd_anchors, weighted_nms
+from wholebody.experts.detect.ssd import decode_ssd, ssd_anchors, weighted_nms
 
 
 @pytest.mark.parametrize("size, strides, count", [(224, (8, 16, 32, 32, 32), 2254), (128, (8, 16, 16, 16), 896),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wholebody.experts.assembly.face_search import SEARCH_HEIGHT, face_search_boxes
+from wholebody.experts.assemble.face_search import SEARCH_HEIGHT, face_search_boxes
 
 pytest.importorskip("ai_edge_litert")
 

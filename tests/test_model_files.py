@@ -1,4 +1,4 @@
-"""Local model-file resolution (wholebody.experts.models): never downloads, clear errors."""
+"""Local model-file resolution (wholebody.experts.runtime.models): never downloads, clear errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wholebody.experts import models
+from wholebody.experts.runtime import models
 
 
 def test_directory_precedence(monkeypatch, tmp_path):

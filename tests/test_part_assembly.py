@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from wholebody.data.results import person_to_result
-from wholebody.experts.assembly.finder import FoundParts, leftover_people, merge_hands
-from wholebody.experts.assembly.rules import face_matches, palm_hand_matches, part_person, unclaimed_faces
+from wholebody.experts.assemble.finder import FoundParts, leftover_people, merge_hands
+from wholebody.experts.assemble.rules import face_matches, palm_hand_matches, part_person, unclaimed_faces
 from wholebody.experts.crops import SquareCrop
 from wholebody.experts.detect.faces import DetectedFace
-from wholebody.experts.face import FaceLandmarks
-from wholebody.experts.hands import HandLandmarks
+from wholebody.experts.landmarks.face import FaceLandmarks
+from wholebody.experts.landmarks.hands import HandLandmarks
 from wholebody.schema import PART_SLICES
 from wholebody.types import Person
 
@@ -175,7 +175,7 @@ def test_a_parts_only_person_is_drawn():
 
 
 def test_a_face_matched_by_the_detector_stays_with_its_person_though_the_nose_is_off():
-    from wholebody.experts.assembly.finder import PartFinder
+    from wholebody.experts.assemble.finder import PartFinder
 
     people = [body((0.0, 0.0), (0.0, 0.0), nose=(100.0, 135.0))]  # nose below the face
     face = MeshOnCrop()(None, SquareCrop((100.0, 100.0), 60.0, 0.0, 192))

@@ -7,7 +7,7 @@ import pytest
 
 from wholebody.experts.detect.palms import hand_roi
 from wholebody.experts.detect.regions import letterbox_region, tile_regions
-from wholebody.experts.models import ModelNotPreparedError
+from wholebody.experts.runtime.models import ModelNotPreparedError
 
 pytest.importorskip("ai_edge_litert")
 
@@ -117,8 +117,8 @@ def test_tiles_cover_the_image_with_overlap():
 
 @pytest.mark.parametrize("damage", ["missing", "corrupt"])
 def test_a_missing_or_corrupt_detector_model_is_one_message_naming_it(tmp_path, monkeypatch, damage):
-    from wholebody.experts import tflite
     from wholebody.experts.detect.palms import PalmDetector
+    from wholebody.experts.runtime import tflite
 
     monkeypatch.setattr(tflite, "mediapipe_modules_dir", lambda: tmp_path)
     path = tmp_path / tflite.MODEL_FILES["palm_detection_full"]

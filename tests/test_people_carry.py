@@ -1,5 +1,5 @@
 """Video carry-over: a person the detector misses in a frame is re-cropped from the frame before
-(wholebody.experts.carry, track.carry_boxes, WholeBodyEstimator(carry=...))."""
+(wholebody.experts.assemble.carry, track.carry_boxes, WholeBodyEstimator(carry=...))."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from wholebody.experts.carry import add_carried
-from wholebody.experts.detections import Detections
+from wholebody.experts.assemble.carry import add_carried
+from wholebody.experts.detect.detections import Detections
 from wholebody.track import PersonTracker, carry_boxes
 
 
@@ -41,7 +41,7 @@ def test_a_person_missed_by_the_detector_is_carried_with_one_track_id(fixtures_d
     from PIL import Image
 
     from wholebody.experts import WholeBodyEstimator
-    from wholebody.experts.models import ModelNotPreparedError
+    from wholebody.experts.runtime.models import ModelNotPreparedError
 
     folder = fixtures_dir / "coco_wholebody"
     data = json.loads((folder / "test_coco_wholebody.json").read_text())
@@ -67,7 +67,7 @@ def test_a_person_missed_by_the_detector_is_carried_with_one_track_id(fixtures_d
 
 def test_a_carried_box_on_an_empty_frame_is_dropped(fixtures_dir):
     from wholebody.experts import WholeBodyEstimator
-    from wholebody.experts.models import ModelNotPreparedError
+    from wholebody.experts.runtime.models import ModelNotPreparedError
 
     try:
         estimator = WholeBodyEstimator(detector=_MissingDetector(np.zeros(4)), face=None, hand_zoom=False,

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from wholebody.experts.boxes import iou_xywh
+from wholebody.experts.detect.boxes import iou_xywh
+from wholebody.experts.detect.detections import Detections
 from wholebody.experts.detect.people import CALIBRATION, fuse_detections, same_person
-from wholebody.experts.detections import Detections
 
 
 def _movenet(boxes, scores):
@@ -59,7 +59,7 @@ def test_fusion_rejects_an_unknown_method():
 
 @pytest.fixture(scope="module")
 def people_detector():
-    from wholebody.experts.models import ModelNotPreparedError
+    from wholebody.experts.runtime.models import ModelNotPreparedError
 
     try:
         from wholebody.experts.detect.people import PeopleDetector

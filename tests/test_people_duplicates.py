@@ -1,12 +1,13 @@
-"""Duplicate bodies (wholebody.experts.duplicates) and unseen-point scores (wholebody.experts.point_scores)."""
+"""Duplicate bodies (wholebody.experts.assemble.duplicates) and unseen-point scores
+(wholebody.experts.landmarks.point_scores)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from wholebody.experts.duplicates import SAME_OKS, body_oks, duplicate_of, resolve_duplicates, same_skeleton
-from wholebody.experts.point_scores import OUTSIDE_CAP, cap_unseen_scores
+from wholebody.experts.assemble.duplicates import SAME_OKS, body_oks, duplicate_of, resolve_duplicates, same_skeleton
+from wholebody.experts.landmarks.point_scores import OUTSIDE_CAP, cap_unseen_scores
 from wholebody.types import Person
 
 SKELETON = np.array([[50, 10], [54, 8], [46, 8], [58, 10], [42, 10], [65, 25], [35, 25], [75, 40], [25, 40],
@@ -75,7 +76,7 @@ def test_points_outside_the_image_and_hips_without_knees_are_not_confident():
 @pytest.fixture(scope="module")
 def body_estimator():
     from wholebody.experts import WholeBodyEstimator
-    from wholebody.experts.models import ModelNotPreparedError
+    from wholebody.experts.runtime.models import ModelNotPreparedError
 
     try:
         estimator = WholeBodyEstimator(face=None, hand_zoom=False, num_threads=1)
@@ -145,7 +146,7 @@ def test_no_two_people_coincide_on_the_six_person_card_table_photo(body_estimato
 
 
 def test_a_squashed_body_inside_another_persons_box_is_a_fragment_but_a_neighbour_is_not():
-    from wholebody.experts.duplicates import part_of
+    from wholebody.experts.assemble.duplicates import part_of
 
     whole, whole_box = _points(), np.array([15.0, 0.0, 75.0, 110.0])
     legs = _points()

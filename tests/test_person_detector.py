@@ -1,4 +1,4 @@
-"""Person detectors (wholebody.experts.person_detector) on the real fixture images.
+"""Person detectors (wholebody.experts.detect.person_detector) on the real fixture images.
 
 Needs the model files from `wholebody models prepare`; without them these tests skip.
 Measured on the 4 COCO-WholeBody fixture images (12 people with keypoints): MoveNet-256 12/12,
@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wholebody.experts import models
-from wholebody.experts.boxes import iou_xywh, letterbox, nms
-from wholebody.experts.person_detector import (CenterNetDetector, Detections, MoveNetDetector,
+from wholebody.experts.detect.boxes import iou_xywh, letterbox, nms
+from wholebody.experts.detect.person_detector import (CenterNetDetector, Detections, MoveNetDetector,
                                                make_person_detector)
+from wholebody.experts.runtime import models
 
 
 @pytest.fixture(scope="module")

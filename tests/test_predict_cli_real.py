@@ -32,7 +32,7 @@ FOUND_FLOORS = {"body": 4, "foot": 3, "face": 1, "lefthand": 1, "righthand": 2}
 
 @pytest.fixture(scope="module")
 def prepared_detectors():
-    from wholebody.experts.models import status
+    from wholebody.experts.runtime.models import status
 
     missing = [name for name, state in status().items() if state != "ok"]
     if missing:
@@ -128,8 +128,8 @@ def test_default_overlay_is_drawn_at_the_people(default_run, fixtures_dir):
 def test_centernet_detector_through_the_cli(fixtures_dir, prepared_detectors, tmp_path, annotations):
     """The CLI's people stand in CenterNet's own boxes (MoveNet's differ by ~8 px in width)."""
     from wholebody.experts.benchmark import read_rgb
-    from wholebody.experts.detections import as_detections
-    from wholebody.experts.person_detector import make_person_detector
+    from wholebody.experts.detect.detections import as_detections
+    from wholebody.experts.detect.person_detector import make_person_detector
 
     image_path = fixtures_dir / "coco_wholebody" / "000000000785.jpg"
     done = _predict(image_path, "--detector", "centernet", "--out", tmp_path, "--no-overlay")

@@ -1,4 +1,4 @@
-"""TF.js graph loading and execution (wholebody.experts.tfjs_graph) on a tiny hand-made model."""
+"""TF.js graph loading and execution (wholebody.experts.runtime.tfjs_graph) on a tiny hand-made model."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from tfjs_tiny import tiny_nodes, tiny_reference, tiny_weights, write_tiny_model
 
-from wholebody.experts.tfjs_graph import GraphModel, read_weights
+from wholebody.experts.runtime.tfjs_graph import GraphModel, read_weights
 
 rng = np.random.default_rng(1)
 

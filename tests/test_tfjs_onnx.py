@@ -1,4 +1,4 @@
-"""ONNX export of TF.js graphs and the onnxruntime runner (wholebody.experts.tfjs_onnx)."""
+"""ONNX export of TF.js graphs and the onnxruntime runner (wholebody.experts.runtime.tfjs_onnx)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from tfjs_tiny import tiny_reference, write_tiny_model
 
-from wholebody.experts.tfjs_graph import GraphModel
-from wholebody.experts.tfjs_onnx import OnnxRunner, export_onnx, onnxruntime_available
+from wholebody.experts.runtime.tfjs_graph import GraphModel
+from wholebody.experts.runtime.tfjs_onnx import OnnxRunner, export_onnx, onnxruntime_available
 
 pytestmark = pytest.mark.skipif(not onnxruntime_available(), reason="onnxruntime is not installed (extra 'onnx')")
 

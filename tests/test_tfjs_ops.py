@@ -1,4 +1,4 @@
-"""TensorFlow op semantics of wholebody.experts.tfjs_ops, checked against numpy arithmetic."""
+"""TensorFlow op semantics of wholebody.experts.runtime.tfjs_ops, checked against numpy arithmetic."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from wholebody.experts.tfjs_graph import Node
-from wholebody.experts.tfjs_ops import OPS, same_pads
+from wholebody.experts.runtime.tfjs_graph import Node
+from wholebody.experts.runtime.tfjs_ops import OPS, same_pads
 
 rng = np.random.default_rng(0)
 

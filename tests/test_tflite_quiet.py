@@ -14,7 +14,7 @@ pytest.importorskip("mediapipe", reason="mediapipe (whose wheel holds the models
 _SCRIPT = """
 import logging, sys
 logging.basicConfig(level=logging.DEBUG if sys.argv[1] == "debug" else logging.WARNING, stream=sys.stdout)
-from wholebody.experts.tflite import TFLiteModel, native_stderr_to_log
+from wholebody.experts.runtime.tflite import TFLiteModel, native_stderr_to_log
 TFLiteModel("hand_landmark_lite")
 with native_stderr_to_log():
     import os
@@ -32,7 +32,7 @@ def test_xnnpack_line_is_not_on_stderr_and_other_lines_are_logged():
     done = _run("warning")
     assert done.returncode == 0, done.stderr
     assert "XNNPACK" not in done.stderr and "XNNPACK" not in done.stdout
-    assert "WARNING:wholebody.experts.tflite:tflite: native problem" in done.stdout  # not lost: logged
+    assert "WARNING:wholebody.experts.runtime.tflite:tflite: native problem" in done.stdout  # not lost: logged
 
 
 def test_xnnpack_line_is_kept_at_debug_level():

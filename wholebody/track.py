@@ -75,7 +75,7 @@ def follow_boxes(people: Sequence[Person], score_thr: float = 0.3, margin: float
 
 def carry_boxes(people: Sequence[Person], score_thr: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     """This frame's people as boxes to re-crop in the next frame where its detector misses them
-    (``experts.carry``): ``follow_boxes``, the extent of each person's scored body points, grown."""
+    (``experts.assemble.carry``): ``follow_boxes``, the extent of each person's scored body points, grown."""
     return follow_boxes(people, score_thr)
 
 

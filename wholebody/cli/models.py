@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from wholebody.experts import models
+from wholebody.experts.runtime import models
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,8 @@ def prepare(directory: Path, names: list[str], tarball: Path | None = None, forc
 def export_missing_onnx(directory: Path, names: list[str], force: bool) -> list[Path]:
     """Export the detectors' and the heavy pose model's ONNX files that are missing (all when ``force``)."""
     try:
-        from wholebody.experts import person_detector
-        from wholebody.experts.tfjs_onnx import onnxruntime_available
+        from wholebody.experts.detect import person_detector
+        from wholebody.experts.runtime.tfjs_onnx import onnxruntime_available
     except ImportError as err:  # torch is an optional extra
         log.warning("ONNX export skipped (%s); the detectors will need torch to run", err)
         return []
@@ -125,7 +125,7 @@ def export_missing_onnx(directory: Path, names: list[str], force: bool) -> list[
         if force or any(not models.onnx_file(detector.model_name, w, h, directory).is_file() for w, h in shapes):
             wanted.append(detector.model_name)
     written = person_detector.export_onnx_models(directory, wanted) if wanted else []
-    from wholebody.experts import heavy_pose
+    from wholebody.experts.landmarks import heavy_pose
 
     heavy_onnx = models.onnx_file(heavy_pose.MODEL_NAME, heavy_pose.INPUT_SIZE, heavy_pose.INPUT_SIZE, directory)
     if heavy_pose.MODEL_NAME in names and (force or not heavy_onnx.is_file()):
@@ -167,7 +167,7 @@ def print_bundled() -> None:
     """The MediaPipe models read from the installed wheel: file, size, package, licence, role."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from wholebody.experts import tflite
+    from wholebody.experts.runtime import tflite
 
     try:
         package = f"mediapipe=={version('mediapipe')}"

@@ -45,7 +45,7 @@ def load_estimator(model_path: str | None, detector: str | None = None, face: st
     """
     person_detector = None
     if detector is not None:
-        from wholebody.experts.person_detector import make_person_detector
+        from wholebody.experts.detect.person_detector import make_person_detector
 
         person_detector = make_person_detector(detector, num_threads=model_threads)
     if model_path is None:
@@ -215,8 +215,8 @@ def _run_locked(args: argparse.Namespace, items) -> int:
     """The run proper, with the output folder locked and SIGTERM raising an interrupt."""
     from tqdm import tqdm
 
-    from wholebody.data.interrupts import interrupt_name, interrupt_status
     from wholebody.data.errors import OutputError
+    from wholebody.data.interrupts import interrupt_name, interrupt_status
     from wholebody.predict.background import BackgroundTasks
     from wholebody.predict.outdir import OutputManifest, remove_stale_temporaries
     from wholebody.predict.outputs import PredictionOutputs

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Input side of MediaPipe's face_landmark model.  Defined here, with the crop geometry, because
+# the face mesh (landmarks.face) and the face detectors that build mesh crops (detect.face_detector,
+# detect.faces) all need it and landmarks and detect must not import each other for it.
+FACE_MESH_INPUT_SIZE = 192
+
 
 @dataclass(frozen=True)
 class SquareCrop:

@@ -115,7 +115,8 @@ class TopDownEstimator:
 
     def __call__(self, image: np.ndarray, person_boxes=None, person_scores=None, person_keypoints=None) -> list[Person]:
         if person_boxes is None:
-            from wholebody.experts.detections import as_detections, default_person_detector
+            from wholebody.experts.detect.detections import as_detections
+            from wholebody.experts.detect.people import default_person_detector
 
             if self._detector is None:
                 self._detector = default_person_detector(self.num_threads)

@@ -25,7 +25,7 @@ Neck and MidHip have no COCO point: their position is the mean of the two should
 their score the *smaller* of the two scores, so a neck is only as sure as its weaker shoulder
 (and is 0 when either shoulder is unseen, as OpenPose leaves a neck it cannot place).  The small
 toes are whatever the estimator gives at wholebody 18 / 21 (the default part experts: score 0,
-no model observes them; see ``wholebody.experts.feet``).
+no model observes them; see ``wholebody.experts.landmarks.feet``).
 
 FACE_70 is the 68 iBUG 300-W points (wholebody 23..90, same order) plus two pupils, which no
 wholebody model predicts: point 68 is the centre of iBUG 36..41 (the subject's right eye

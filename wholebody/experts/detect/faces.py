@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wholebody.experts.crops import FACE_MESH_INPUT_SIZE as MESH_INPUT_SIZE
 from wholebody.experts.crops import SquareCrop, angle_for_up
 from wholebody.experts.detect.ssd_detector import SsdDetector, merge_candidates
-from wholebody.experts.face import INPUT_SIZE as MESH_INPUT_SIZE
 
 MESH_ROI_SCALE = 1.5
 RIGHT_EYE, LEFT_EYE = 0, 1

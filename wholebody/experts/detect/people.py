@@ -23,17 +23,18 @@ finds is unchanged.  ``"noisy_or"`` combines the members' calibrated scores, so 
 two detectors ranks above one seen by one; measured on the COCO-WholeBody fixtures it reorders
 true people across images and costs whole-body AP (0.488 vs 0.502), so it is not the default.
 Boxes with no MoveNet member carry NaN keypoints (the body expert then runs on its own evidence).
-Duplicates the box fusion leaves are removed after the body expert (``experts.duplicates``).
+Duplicates the box fusion leaves are removed after the body expert (``experts.assemble.duplicates``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import Any, Callable
 
 import numpy as np
 
-from wholebody.experts.detections import Detections
+from wholebody.experts.detect.detections import Detections
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class PeopleDetector:
 
     def __init__(self, num_threads: int = 1, fusion: str = "nms", escalate: bool | str = True,
                  score_rule: str = "first") -> None:
-        from wholebody.experts.person_detector import MoveNetDetector
+        from wholebody.experts.detect.person_detector import MoveNetDetector
 
         self.movenet = MoveNetDetector(num_threads=num_threads, score_threshold=ESCALATE_SCORE)
         self.num_threads, self.fusion, self.escalate, self.score_rule = num_threads, fusion, escalate, score_rule
@@ -175,7 +176,7 @@ class PeopleDetector:
             points[..., :2] += shift
             keypoints.append(points)
         boxes, scores, keypoints = np.concatenate(boxes), np.concatenate(scores), np.concatenate(keypoints)
-        from wholebody.experts.boxes import nms
+        from wholebody.experts.detect.boxes import nms
 
         corners = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
         order = nms(corners, scores, 0.5) if len(boxes) else np.zeros(0, dtype=np.int64)
@@ -183,8 +184,8 @@ class PeopleDetector:
 
     def _extra_detectors(self) -> dict:
         if self._centernet is None:
-            from wholebody.experts.blazepose_detector import BlazePoseDetector
-            from wholebody.experts.person_detector import CenterNetDetector
+            from wholebody.experts.detect.blazepose_detector import BlazePoseDetector
+            from wholebody.experts.detect.person_detector import CenterNetDetector
 
             self._centernet = CenterNetDetector(num_threads=self.num_threads)
             self._blazepose = BlazePoseDetector(num_threads=self.num_threads)
@@ -209,14 +210,31 @@ class PeopleDetector:
         return result
 
 
+def default_person_detector(num_threads: int = 1) -> Callable[[np.ndarray], Any]:
+    """The project's person detector, or MediaPipe's BlazePose detector when it is not available.
+
+    The preferred detector is MoveNet-MultiPose (``wholebody.experts.detect.person_detector``), which
+    needs prepared model files (``wholebody models prepare``) and torch; without them the
+    BlazePose fallback is used and a warning says so.
+    """
+    try:
+        from wholebody.experts.detect.person_detector import make_person_detector
+
+        return make_person_detector("movenet", num_threads=num_threads)
+    except (ImportError, FileNotFoundError) as err:
+        log.warning("default person detector unavailable (%s); falling back to MediaPipe's BlazePose detector, "
+                    "which misses small and occluded people", err)
+    from wholebody.experts.detect.blazepose_detector import BlazePoseDetector
+
+    return BlazePoseDetector(num_threads=num_threads)
+
+
 def default_people_detector(num_threads: int = 1):
-    """``PeopleDetector``, or ``detections.default_person_detector``'s fallback when MoveNet is not prepared."""
-    from wholebody.experts.models import ModelNotPreparedError
+    """``PeopleDetector``, or ``default_person_detector``'s fallback when MoveNet is not prepared."""
+    from wholebody.experts.runtime.models import ModelNotPreparedError
 
     try:
         return PeopleDetector(num_threads=num_threads)
     except (ImportError, FileNotFoundError, ModelNotPreparedError) as err:
         log.warning("people detector unavailable (%s); using the fallback person detector", err)
-    from wholebody.experts.detections import default_person_detector
-
     return default_person_detector(num_threads)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from wholebody.experts.crops import SquareCrop
-from wholebody.experts.models import PREPARE_COMMAND, ModelNotPreparedError
-from wholebody.experts.tflite import TFLiteModel, model_path
+from wholebody.experts.runtime.models import PREPARE_COMMAND, ModelNotPreparedError
+from wholebody.experts.runtime.tflite import TFLiteModel, model_path
 
 
 def load_detector(name: str, num_threads: int) -> TFLiteModel:

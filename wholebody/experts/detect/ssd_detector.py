@@ -1,7 +1,7 @@
 """One MediaPipe SSD detector (BlazeFace, palm) run on image regions, merged by weighted NMS.
 
 Every bundled MediaPipe detector has the same head: per anchor a row ``(dx, dy, w, h, kx0,
-ky0, ...)`` in input pixels and a score logit (``wholebody.experts.ssd``).  This class runs one
+ky0, ...)`` in input pixels and a score logit (``wholebody.experts.detect.ssd``).  This class runs one
 such model on the letterboxed image and, optionally, on overlapping tiles, maps every
 candidate to original pixels and suppresses duplicates across regions in one weighted NMS, so a
 part seen by two tiles is one detection.
@@ -15,7 +15,7 @@ import numpy as np
 
 from wholebody.experts.crops import SquareCrop
 from wholebody.experts.detect.regions import letterbox_region, load_detector, tile_regions
-from wholebody.experts.ssd import decode_ssd, ssd_anchors, weighted_nms
+from wholebody.experts.detect.ssd import decode_ssd, ssd_anchors, weighted_nms
 
 
 @dataclass
@@ -31,7 +31,7 @@ class SsdDetector:
     """``detector(image) -> list[SsdDetection]`` for one bundled SSD model on the whole image.
 
     Args:
-        model: bundled model name (``tflite.MODEL_FILES``).
+        model: bundled model name (``runtime.tflite.MODEL_FILES``).
         strides, per_cell: SSD anchor layout (``ssd.ssd_anchors``).
         pixel_range: ``(low, high)`` the model's input range ([-1, 1] for BlazeFace, [0, 1] for palms).
         score_threshold: minimum sigmoid score; iou_threshold: weighted-NMS overlap.

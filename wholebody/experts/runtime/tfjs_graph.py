@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wholebody.experts.tfjs_ops import OPS
+from wholebody.experts.runtime.tfjs_ops import OPS
 
 log = logging.getLogger(__name__)
 

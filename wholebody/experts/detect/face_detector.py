@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wholebody.experts.crops import FACE_MESH_INPUT_SIZE as MESH_INPUT_SIZE
 from wholebody.experts.crops import SquareCrop, angle_for_up
-from wholebody.experts.face import INPUT_SIZE as MESH_INPUT_SIZE
-from wholebody.experts.ssd import decode_ssd, ssd_anchors, weighted_nms
-from wholebody.experts.tflite import TFLiteModel
+from wholebody.experts.detect.ssd import decode_ssd, ssd_anchors, weighted_nms
+from wholebody.experts.runtime.tflite import TFLiteModel
 
 INPUT_SIZE = 128
 STRIDES = (8, 16, 16, 16)

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wholebody.experts.crops import SquareCrop, angle_for_up
-from wholebody.experts.tflite import TFLiteModel, sigmoid
+from wholebody.experts.crops import FACE_MESH_INPUT_SIZE, SquareCrop, angle_for_up
+from wholebody.experts.runtime.tflite import TFLiteModel, sigmoid
 from wholebody.schema import facemesh_to_ibug68
 
-INPUT_SIZE = 192
+INPUT_SIZE = FACE_MESH_INPUT_SIZE
 # MediaPipe's face ROI is the landmark box grown 1.5x (face_landmark tracking ROI).
 MESH_ROI_SCALE = 1.5
 # Mesh vertices at the outer eye corners: subject's right (33) and left (263).
@@ -115,7 +115,7 @@ class FaceExpert:
         self.refine_passes = refine_passes
         self.detector = None
         if detector_fallback:
-            from wholebody.experts.face_detector import FaceDetector
+            from wholebody.experts.detect.face_detector import FaceDetector
 
             self.detector = FaceDetector(num_threads=num_threads)
 

@@ -10,7 +10,7 @@
 2. ``face_crops(people, parts)``: per person the face rules (``rules.face_matches``) give a
    detected face, that face's mesh ROI, used instead of the head crop built from body points;
    ``confirm_faces`` then keeps such a face for its person where the stricter DOPE rule of
-   ``assemble.attach_faces`` (nose inside the mesh box) would leave it unconfirmed.
+   ``person.attach_faces`` (nose inside the mesh box) would leave it unconfirmed.
 3. ``merge_hands(people, parts)``: palm-found hands into the bodies (``rules.palm_hand_matches``).
 4. ``leftover_people(image, people, parts, face_expert)``: each face and hand no body claimed
    (and no body's part duplicates) as a person of its own (``rules.part_person``).
@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from wholebody.experts.assemble import PART_FOUND, _fill_face, _fill_hand
-from wholebody.experts.association import unique_parts
-from wholebody.experts.assembly.rules import (duplicates_part, face_matches, mesh_fits_detection, palm_hand_matches,
+from wholebody.experts.assemble.association import unique_parts
+from wholebody.experts.assemble.person import PART_FOUND, _fill_face, _fill_hand
+from wholebody.experts.assemble.rules import (duplicates_part, face_matches, mesh_fits_detection, palm_hand_matches,
                                               part_person)
 from wholebody.experts.crops import box_of_points
 from wholebody.experts.detect.faces import DetectedFace, WholeImageFaceDetector
 from wholebody.experts.detect.palms import PalmDetector
-from wholebody.experts.hands import points_crop
+from wholebody.experts.landmarks.hands import points_crop
 from wholebody.types import Person
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class PartFinder:
     """Whole-image face and palm detection plus their assembly (module docstring).
 
     Args:
-        hand_expert: ``hands.HandExpert`` run on each palm ROI (None: no palm detection).
+        hand_expert: ``landmarks.hands.HandExpert`` run on each palm ROI (None: no palm detection).
         faces: run the face detector.
         tiles: also run both detectors on overlapping tiles: True, False, or ``"auto"`` (only
             on images whose longer side is at least ``TILE_MIN_SIDE`` pixels).
@@ -99,7 +99,7 @@ class PartFinder:
     def _landmarks(self, image: np.ndarray, crop):
         """Hand landmarks on the palm ROI, then once more on the ROI of those landmarks.
 
-        The second pass is MediaPipe's tracking re-crop (``hands.points_crop``, side 1.6 x the
+        The second pass is MediaPipe's tracking re-crop (``landmarks.hands.points_crop``, side 1.6 x the
         landmarks' extent, fingers up): the palm ROI can cut off a stretched finger.  Measured on
         the 3 RHD fixture hands (``benchmarks/part_detect.py``): mean error 4.37 -> 3.60 px (side
         1.6; 1.8: 3.62, 2.0: 3.83), better on each hand.  Kept only if the hand is still present.
@@ -119,7 +119,7 @@ class PartFinder:
     @staticmethod
     def confirm_faces(people: list[Person], faces: list[tuple[int, object]], face_crops: dict[int, object]) -> None:
         """Keep a face the face rules gave a person (``face_crops``) even where the body's nose lies
-        outside the mesh (DOPE's rule in ``assemble.attach_faces`` then leaves it unconfirmed): the
+        outside the mesh (DOPE's rule in ``person.attach_faces`` then leaves it unconfirmed): the
         face was matched to this person alone, on the detector's evidence.  Needs presence >= 0.5
         and no other person holding an overlapping face."""
         for index, face in faces:
@@ -155,7 +155,7 @@ def merge_hands(people: list[Person], found: FoundParts) -> None:
 def leftover_people(image: np.ndarray, people: list[Person], found: FoundParts, face_expert) -> list[Person]:
     """A person of its own for every found face and hand that no body holds (module docstring).
 
-    ``face_expert`` is the face mesh (``face.FaceExpert``, called with an image and a crop); any
+    ``face_expert`` is the face mesh (``landmarks.face.FaceExpert``, called with an image and a crop); any
     other face expert (dlib) or None leaves unclaimed faces out.
     """
     extra: list[Person] = []

@@ -27,17 +27,17 @@ from typing import Callable
 
 import numpy as np
 
-from wholebody.experts.assembly.face_search import face_search_boxes
-from wholebody.experts.assemble import attach_faces, attach_hands, body_person, finish_scores
-from wholebody.experts.body import BodyExpert, BodyLandmarks
-from wholebody.experts.carry import CARRY_PRESENCE, add_carried
-from wholebody.experts.detections import as_detections
-from wholebody.experts.duplicates import resolve_duplicates, upper_box
-from wholebody.experts.face import FaceExpert, head_crop
-from wholebody.experts.fusion import claimed_heads
-from wholebody.experts.hands import HandExpert, wrist_crop
-from wholebody.experts.point_scores import body_part_scores, cap_unseen_scores
-from wholebody.experts.tflite import default_num_threads
+from wholebody.experts.assemble.carry import CARRY_PRESENCE, add_carried
+from wholebody.experts.assemble.duplicates import resolve_duplicates, upper_box
+from wholebody.experts.assemble.face_search import face_search_boxes
+from wholebody.experts.assemble.fusion import claimed_heads
+from wholebody.experts.assemble.person import attach_faces, attach_hands, body_person, finish_scores
+from wholebody.experts.detect.detections import as_detections
+from wholebody.experts.landmarks.body import BodyExpert, BodyLandmarks
+from wholebody.experts.landmarks.face import FaceExpert, head_crop
+from wholebody.experts.landmarks.hands import HandExpert, wrist_crop
+from wholebody.experts.landmarks.point_scores import body_part_scores, cap_unseen_scores
+from wholebody.experts.runtime.tflite import default_num_threads
 from wholebody.types import Person
 
 log = logging.getLogger(__name__)
@@ -65,13 +65,13 @@ class WholeBodyEstimator:
 
     Args:
         detector: callable ``image -> detections`` (boxes ``[x, y, w, h]`` in original pixels and
-            scores; see ``detections.as_detections``); None picks the default person detector
+            scores; see ``detect.detections.as_detections``); None picks the default person detector
             (falls back to MediaPipe's BlazePose detector when the default is not prepared).
         face: ``"mesh"`` (MediaPipe face mesh -> 68), ``"dlib"`` (dlib's 68-point predictor on the
             head crop) or None (no face).
         hand_zoom: run the hand model on zoomed wrist crops; False leaves hands empty (score 0).
         num_threads: threads per model call (TFLite and onnxruntime); None: the machine's cores,
-            at most 4 (``tflite.default_num_threads``).
+            at most 4 (``runtime.tflite.default_num_threads``).
         body_box_scale: person crop side as a multiple of the box's longer side.
         body_refine: second body pass on MediaPipe's tracking ROI.
         body_model: model of that second pass: ``"heavy"`` (BlazePose heavy from the prepared
@@ -85,20 +85,20 @@ class WholeBodyEstimator:
             With the defaults (``both``, mirrored) whole-body AP on the fixtures is 0.502 (0.463
             with ``full`` alone, 0.486 with ``lite`` mirrored), mean hand error on the RHD fixture
             hands 4.16 px (4.95; 4.19); one person at 640 x 480 takes 85 ms on 2 cores (67; 67).
-            See ``hands`` for every combination.
+            See ``landmarks.hands`` for every combination.
         face_side: head crop side as a multiple of the head extent.
         min_body_score: people whose pose-present probability is below this are dropped.
-        part_detect: also find faces and hands on the whole image (``assembly.finder.PartFinder``):
+        part_detect: also find faces and hands on the whole image (``finder.PartFinder``):
             the face mesh then runs on the face detector's ROI where a body's nose claims a face,
             palm-found hands fill or improve the bodies' hands, and a face or hand no body
             claims is output as a person of its own (body score 0).
         part_tiles: the part detectors also run on overlapping tiles: True, False or ``"auto"``
             (images whose longer side is at least 1000 px).
         face_search: with ``part_detect``, a confident face outside every person box starts a
-            body search below it (``assembly.face_search``), kept only if BlazePose finds a pose.
+            body search below it (``face_search``), kept only if BlazePose finds a pose.
     """
 
-    accepts_carry = True  # __call__ takes ``carry`` (video carry-over, ``experts.carry``)
+    accepts_carry = True  # __call__ takes ``carry`` (video carry-over, ``assemble.carry``)
 
     def __init__(
         self,
@@ -137,7 +137,7 @@ class WholeBodyEstimator:
         if face == "mesh":
             self.face = FaceExpert(num_threads=num_threads)
         elif face == "dlib":
-            from wholebody.experts.dlib_face import DlibFaceExpert
+            from wholebody.experts.landmarks.dlib_face import DlibFaceExpert
 
             self.face = DlibFaceExpert()
         self.hand_side = hand_side
@@ -147,7 +147,7 @@ class WholeBodyEstimator:
         self.parts = None
         self.face_search = face_search
         if part_detect:
-            from wholebody.experts.assembly.finder import PartFinder
+            from wholebody.experts.assemble.finder import PartFinder
 
             self.parts = PartFinder(self.hands, faces=face is not None, tiles=part_tiles, num_threads=num_threads)
 
@@ -312,9 +312,9 @@ def face_is_mesh(face) -> bool:
 
 
 def heavy_pose_model(num_threads: int = 1):
-    """BlazePose heavy (``heavy_pose.HeavyPoseModel``), or None with a warning when it cannot run here."""
+    """BlazePose heavy (``landmarks.heavy_pose.HeavyPoseModel``), or None with a warning when it cannot run here."""
     try:
-        from wholebody.experts.heavy_pose import HeavyPoseModel
+        from wholebody.experts.landmarks.heavy_pose import HeavyPoseModel
 
         return HeavyPoseModel(num_threads=num_threads)
     except (ImportError, FileNotFoundError) as err:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from wholebody.experts.crops import SquareCrop
-from wholebody.experts.detections import Detections
-from wholebody.experts.ssd import decode_ssd, ssd_anchors, weighted_nms
-from wholebody.experts.tflite import TFLiteModel
+from wholebody.experts.detect.detections import Detections
+from wholebody.experts.detect.ssd import decode_ssd, ssd_anchors, weighted_nms
+from wholebody.experts.runtime.tflite import TFLiteModel
 
 INPUT_SIZE = 224
 STRIDES = (8, 16, 32, 32, 32)

@@ -6,7 +6,7 @@
   no keypoints; about 3x slower (fixed 512x512 input).
 
 Images are ``(H, W, 3)`` uint8 RGB arrays; every output is in pixels of the ORIGINAL image (the
-letterbox geometry is kept and undone).  Backends: ``torch`` (the ``tfjs_graph`` executor, CPU
+letterbox geometry is kept and undone).  Backends: ``torch`` (the ``runtime.tfjs_graph`` executor, CPU
 or GPU, any input size) and ``onnx`` (onnxruntime on the ONNX files written by
 ``wholebody models prepare``; CPU, ~1.6x faster); ``auto`` picks onnx when its file exists.
 Model files come from ``wholebody models prepare``; a missing one raises
@@ -29,10 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from wholebody.experts.boxes import letterbox, nms, xyxy_to_xywh
-from wholebody.experts.models import PREPARE_COMMAND, ModelNotPreparedError, model_file, onnx_file
-from wholebody.experts.tfjs_graph import GraphModel
-from wholebody.experts.tfjs_onnx import OnnxRunner, export_onnx, onnxruntime_available
+from wholebody.experts.detect.boxes import letterbox, nms, xyxy_to_xywh
+from wholebody.experts.runtime.models import PREPARE_COMMAND, ModelNotPreparedError, model_file, onnx_file
+from wholebody.experts.runtime.tfjs_graph import GraphModel
+from wholebody.experts.runtime.tfjs_onnx import OnnxRunner, export_onnx, onnxruntime_available
 
 log = logging.getLogger(__name__)
 BACKENDS = ("auto", "torch", "onnx")

@@ -43,7 +43,7 @@ def cap_unseen_scores(keypoints: np.ndarray, image_shape: tuple[int, ...]) -> np
 
 
 def body_part_scores(keypoints: np.ndarray, presence: float) -> dict[str, float]:
-    """The body and foot part scores from the (capped) points, as ``assemble.body_person`` defines them:
+    """The body and foot part scores from the (capped) points, as ``assemble.person.body_person`` defines them:
     pose-present probability x mean point score."""
     return {"body": presence * float(keypoints[:17, 2].mean()),
             "foot": presence * float(keypoints[[17, 19, 20, 22], 2].mean())}

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wholebody.experts.crops import SquareCrop, angle_for_up
-from wholebody.experts.tflite import TFLiteModel
+from wholebody.experts.runtime.tflite import TFLiteModel
 
 INPUT_SIZE = 224
 MIDDLE_BASE = 9  # COCO-WholeBody hand point: middle finger, first joint
@@ -116,7 +116,7 @@ class HandExpert:
 
     Args:
         num_threads: threads per model call.
-        models: bundled model names (``tflite.MODEL_FILES``) whose outputs are averaged.
+        models: bundled model names (``runtime.tflite.MODEL_FILES``) whose outputs are averaged.
         mirror: also run every model on the mirrored crop and average (flip test).
         recrop: first pass each crop through MediaPipe Holistic's ``hand_recrop`` model
             (256 x 256 input, [0, 1]), which predicts two points on the hand: the ROI centre and a

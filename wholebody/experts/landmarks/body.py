@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wholebody.experts.crops import SquareCrop, angle_for_up, crop_from_box
-from wholebody.experts.tflite import TFLiteModel, sigmoid
+from wholebody.experts.runtime.tflite import TFLiteModel, sigmoid
 from wholebody.schema import MEDIAPIPE_POSE33
 
 INPUT_SIZE = 256

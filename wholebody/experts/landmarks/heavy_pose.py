@@ -24,7 +24,7 @@ import logging
 
 import numpy as np
 
-from wholebody.experts.models import model_file, onnx_file
+from wholebody.experts.runtime.models import model_file, onnx_file
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class HeavyPoseModel:
     (about 2x faster on a CPU), else the graph through the torch TF.js executor.
 
     Args:
-        model_dir: model directory (see ``wholebody.experts.models.models_dir``).
+        model_dir: model directory (see ``wholebody.experts.runtime.models.models_dir``).
         num_threads: onnxruntime / torch threads.
     Raises:
         ModelNotPreparedError: the graph files are missing (the message names the command).
@@ -53,14 +53,14 @@ class HeavyPoseModel:
         self._runner = None
         self._graph = None
         path = onnx_file(MODEL_NAME, INPUT_SIZE, INPUT_SIZE, model_dir)
-        from wholebody.experts.tfjs_onnx import OnnxRunner, onnxruntime_available
+        from wholebody.experts.runtime.tfjs_onnx import OnnxRunner, onnxruntime_available
 
         if path.is_file() and onnxruntime_available():
             self._runner = OnnxRunner(path, num_threads)
         else:
             import torch
 
-            from wholebody.experts.tfjs_graph import GraphModel
+            from wholebody.experts.runtime.tfjs_graph import GraphModel
 
             log.info("%s: no ONNX file %s, using the torch executor", MODEL_NAME, path.name)
             self._graph = GraphModel.load(self.graph_path)
@@ -81,8 +81,8 @@ def export_heavy_onnx(model_dir=None):
     """Write the ONNX file of ``blazepose-heavy`` (install step; checked against the executor)."""
     import torch
 
-    from wholebody.experts.tfjs_graph import GraphModel
-    from wholebody.experts.tfjs_onnx import export_onnx
+    from wholebody.experts.runtime.tfjs_graph import GraphModel
+    from wholebody.experts.runtime.tfjs_onnx import export_onnx
 
     graph = GraphModel.load(model_file(MODEL_NAME, model_dir))
     example = torch.rand((1, INPUT_SIZE, INPUT_SIZE, 3), generator=torch.Generator().manual_seed(0))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wholebody.experts.association import box_iou, grown_box_size, inside, match_faces, match_hands
+from wholebody.experts.assemble.association import box_iou, grown_box_size, inside, match_faces, match_hands
 from wholebody.schema import PART_SIZES, PART_SLICES, PARTS
 from wholebody.types import Person
 

@@ -3,7 +3,7 @@
 Scores (all in [0, 1]):
 * body and foot points: BlazePose visibility x presence (body points fused with the
   detector's keypoints when it has them, see ``fusion``); small toes have no BlazePose
-  landmark and get score 0 (``feet.small_toes``);
+  landmark and get score 0 (``landmarks.feet.small_toes``);
 * hand points: the hand model's presence probability; face points: the face-mesh presence;
 * part scores: body = pose-present probability x mean body point score, foot = the same with
   the big-toe / heel scores, face and hands = presence (of the attached part, else of the
@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from wholebody.experts.association import grown_box_size, match_faces, match_hands, unique_parts
-from wholebody.experts.body import BodyLandmarks, body_to_wholebody
+from wholebody.experts.assemble.association import grown_box_size, match_faces, match_hands, unique_parts
+from wholebody.experts.assemble.fusion import fuse_body
 from wholebody.experts.crops import box_of_points
-from wholebody.experts.feet import small_toes
-from wholebody.experts.fusion import fuse_body
+from wholebody.experts.landmarks.body import BodyLandmarks, body_to_wholebody
+from wholebody.experts.landmarks.feet import small_toes
 from wholebody.schema import PART_SIZES, PART_SLICES, PARTS
 from wholebody.types import Person
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wholebody.experts.assembly.rules import unclaimed_faces
+from wholebody.experts.assemble.rules import unclaimed_faces
 
 SEARCH_WIDTH = 4.0   # face sides: shoulders and arms held out
 SEARCH_HEIGHT = 7.5  # face sides: a standing adult is about 7.5 heads tall

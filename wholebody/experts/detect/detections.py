@@ -1,4 +1,4 @@
-"""Person detections as the estimator consumes them, and the default person detector.
+"""Person detections as the estimator consumes them.
 
 Any detector works if calling it on an (H, W, 3) uint8 RGB image returns either an object
 with ``boxes`` ((N, 4) ``[x, y, w, h]`` original pixels) and ``scores`` ((N,)) attributes
@@ -7,13 +7,10 @@ with ``boxes`` ((N, 4) ``[x, y, w, h]`` original pixels) and ``scores`` ((N,)) a
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,22 +45,3 @@ def as_detections(result: Any) -> Detections:
     if hasattr(result, "boxes") and hasattr(result, "scores"):
         return Detections(result.boxes, result.scores, getattr(result, "keypoints", None))
     raise TypeError(f"cannot read person detections from {type(result).__name__}: need boxes and scores")
-
-
-def default_person_detector(num_threads: int = 1) -> Callable[[np.ndarray], Any]:
-    """The project's person detector, or MediaPipe's BlazePose detector when it is not available.
-
-    The preferred detector is MoveNet-MultiPose (``wholebody.experts.person_detector``), which
-    needs prepared model files (``wholebody models prepare``) and torch; without them the
-    BlazePose fallback is used and a warning says so.
-    """
-    try:
-        from wholebody.experts.person_detector import make_person_detector
-
-        return make_person_detector("movenet", num_threads=num_threads)
-    except (ImportError, FileNotFoundError) as err:
-        log.warning("default person detector unavailable (%s); falling back to MediaPipe's BlazePose detector, "
-                    "which misses small and occluded people", err)
-    from wholebody.experts.blazepose_detector import BlazePoseDetector
-
-    return BlazePoseDetector(num_threads=num_threads)

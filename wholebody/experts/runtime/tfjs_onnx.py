@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wholebody.experts.tfjs_graph import GraphModel
+from wholebody.experts.runtime.tfjs_graph import GraphModel
 
 log = logging.getLogger(__name__)
 
