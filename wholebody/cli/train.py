@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-augment", action="store_true",
                         help="plain crops, no flip/rotation/scale/half-body (ZoomNet part boxes are still jittered)")
     parser.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint (same architecture)")
+    parser.add_argument("--pretrained", nargs="+", metavar="PATH", default=None,
+                        help="ImageNet initialisation from published checkpoints: hrnet133 an HRNet-W32 file; "
+                             "zoomnet HRNet-W32 and HRNetV2-W18 files (official or timm naming); dope torchvision's "
+                             "resnet50-*.pth (wholebody.models.pretrained)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--workers", type=int, default=0, help="data loading processes (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, workers=args.workers, device=args.device,
         amp={"auto": None, "on": True, "off": False}[args.amp], checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every, val_annotations=args.val_data, val_images=args.val_images,
-        log_every=args.log_every, resume=args.resume, threads=args.threads,
+        log_every=args.log_every, resume=args.resume, threads=args.threads, pretrained=tuple(args.pretrained or ()),
     )
     try:
         result = train(config)

@@ -30,6 +30,7 @@ import orjson
 import torch
 import torch.distributed as dist
 
+from wholebody.models.pretrained import load_pretrained
 from wholebody.models.registry import build_model
 from wholebody.train.checkpoint import load_checkpoint, save_checkpoint
 from wholebody.train.dataset import TopDownDataset, collate, load_training_set
@@ -68,6 +69,7 @@ class TrainConfig:
     log_every: int = 50
     resume: str | None = None
     threads: int | None = None
+    pretrained: tuple[str, ...] = ()  # published ImageNet checkpoints (models.pretrained); not on resume
 
 
 @dataclass
@@ -164,7 +166,10 @@ def train(config: TrainConfig) -> TrainResult:
     resume_state = load_checkpoint(config.resume, config.architecture) if config.resume else None
     torch.manual_seed(config.seed)  # the same initial weights for the same seed (and on every rank)
     model = build_model(config.architecture, config=resume_state["config"] if resume_state else None,
-                        tiny=config.tiny, input_size=config.input_size).to(device)
+                        tiny=config.tiny, input_size=config.input_size)
+    if config.pretrained and not resume_state:  # before the data: a wrong file fails fast
+        load_pretrained(model, config.architecture, list(config.pretrained))
+    model = model.to(device)
     data = load_training_set(config.annotations, config.images)
     val_data = load_training_set(config.val_annotations, config.val_images or config.images) \
         if config.val_annotations else data
