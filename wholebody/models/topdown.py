@@ -100,15 +100,26 @@ class TopDownEstimator:
     ``estimator(image, person_boxes=None, person_scores=None)`` -> people sorted by score.
     Without boxes the default expert pipeline's person detector supplies them (created on first
     use); ``person_keypoints`` is accepted for protocol compatibility and ignored.  ``flip_test``
-    None: on when the checkpoint was trained with flip augmentation.
+    None: on when the checkpoint was trained with flip augmentation.  Speed options
+    (``nn.speed``): ``fuse_bn`` folds batch norms into the convs (same heatmaps to float rounding),
+    ``channels_last`` uses NHWC weights, ``compile`` a ``torch.compile`` mode (``"reduce-overhead"``
+    = CUDA graphs, CUDA devices only).
     """
 
     def __init__(self, checkpoint: str, device: str = "cpu", flip_test: bool | None = None, method: str = "default",
-                 detector=None, num_threads: int = 1) -> None:
+                 detector=None, num_threads: int = 1, fuse_bn: bool = False, channels_last: bool = False,
+                 compile: str | None = None) -> None:
+        from wholebody.nn.speed import compile_model, fuse_conv_bn, to_channels_last
         from wholebody.train.checkpoint import load_checkpoint, model_from_state, trained_with_flips
 
         state = load_checkpoint(checkpoint)
         self.model = model_from_state(state, checkpoint, device)
+        if fuse_bn:
+            fuse_conv_bn(self.model)
+        if channels_last:
+            to_channels_last(self.model)
+        if compile:  # attribute reads (config, stride, architecture) pass through to the model
+            self.model = compile_model(self.model, compile)
         self.flip_test = trained_with_flips(state) if flip_test is None else flip_test
         self.method = method
         self._detector, self.num_threads = detector, num_threads
