@@ -151,3 +151,20 @@ def test_old_zoomnet_configs_keep_four_stage1_blocks():
 def test_tiny_networks_are_refused(tmp_path):
     with pytest.raises(PretrainedError, match="drop --tiny"):
         load_pretrained(build_model("hrnet133", tiny=True), "hrnet133", [tmp_path / "w32.pth"])
+
+
+def test_training_starts_from_the_imagenet_weights(fixtures_dir, tmp_path):
+    from wholebody.train.checkpoint import load_checkpoint
+    from wholebody.train.loop import TrainConfig, train
+
+    published = random_state(published_hrnet(32), 5)
+    path = save(tmp_path, "hrnetv2_w32_imagenet_pretrained.pth", published)
+    cocowb = fixtures_dir / "coco_wholebody"
+    train(TrainConfig(architecture="hrnet133", annotations=str(cocowb / "test_coco_wholebody.json"),
+                      images=str(cocowb), out=str(tmp_path / "run"), input_size=(64, 48), batch_size=2, lr=1e-3,
+                      warmup_steps=10, max_steps=1, eval_every=0, threads=1, pretrained=(path,)))
+    weights = load_checkpoint(tmp_path / "run" / "last.pt", "hrnet133")["model"]
+    # One warm-up Adam step moves each weight by about lr * 0.001 = 1e-6 at most.
+    for ours, theirs in (("backbone.stem.0.0.weight", "conv1.weight"),
+                         ("backbone.stages.3.2.fuse.paths.0.3.0.weight", "stage4.2.fuse_layers.0.3.0.weight")):
+        torch.testing.assert_close(weights[ours], published[theirs], rtol=0, atol=1e-5)

@@ -172,6 +172,8 @@ def train(config: TrainConfig) -> TrainResult:
                         tiny=config.tiny, input_size=config.input_size)
     if config.pretrained and not resume_state:  # before the data: a wrong file fails fast
         load_pretrained(model, config.architecture, list(config.pretrained))
+    elif config.pretrained:
+        log.info("resuming: the checkpoint's weights win over --pretrained")
     model = model.to(device)
     if config.channels_last:
         to_channels_last(model)
