@@ -108,7 +108,8 @@ def feature_net_published_name(ours: str) -> str | None:
 class BackboneSpec:
     """One published backbone and where it goes: ``parts`` maps a module prefix of our model
     (``"body."``) to the translator of the keys below it; ``unused`` says which published keys
-    the design leaves out (returns the reason) and ``identify`` is a key only this backbone has."""
+    the design leaves out (returns the reason); ``shape_key`` tells files of one width from another
+    (which of ZoomNet's two files is which)."""
 
     name: str
     parts: dict[str, Callable[[str], str | None]]
