@@ -139,3 +139,20 @@ def test_topdown_estimator_speed_options(tmp_path):
     fast = TopDownEstimator(str(path), fuse_bn=True, channels_last=True).model
     assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
     np.testing.assert_allclose(predict_crops(fast, crops, matrices)[0], plain, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_training_with_channels_last_and_compile(fixtures_dir, tmp_path, monkeypatch):
+    import wholebody.train.loop as loop
+    from wholebody.train.checkpoint import load_checkpoint
+
+    modes = []
+    monkeypatch.setattr(loop, "compile_model", lambda net, mode: modes.append(mode) or compile_model(net, mode, "eager"))
+    cocowb = fixtures_dir / "coco_wholebody"
+    result = loop.train(loop.TrainConfig(
+        architecture="zoomnet", annotations=str(cocowb / "test_coco_wholebody.json"), images=str(cocowb),
+        out=str(tmp_path), tiny=True, input_size=(64, 48), batch_size=2, max_steps=1, eval_every=0, threads=1,
+        channels_last=True, compile="default"))
+    assert modes == ["default"] and len(result.losses) == 1 and 0 < result.losses[0] < 1
+    weights = load_checkpoint(tmp_path / "last.pt", "zoomnet")["model"]
+    assert set(weights) == set(build_model("zoomnet", tiny=True).state_dict())  # no "_orig_mod." prefixes
