@@ -156,3 +156,20 @@ def test_training_with_channels_last_and_compile(fixtures_dir, tmp_path, monkeyp
     assert modes == ["default"] and len(result.losses) == 1 and 0 < result.losses[0] < 1
     weights = load_checkpoint(tmp_path / "last.pt", "zoomnet")["model"]
     assert set(weights) == set(build_model("zoomnet", tiny=True).state_dict())  # no "_orig_mod." prefixes
+
+
+def test_topdown_bf16_inference_runs_convolutions_in_bf16():
+    import numpy as np
+
+    from wholebody.models.topdown import crop_people, predict_crops
+
+    model = randomise_norms(build_model("zoomnet", tiny=True, input_size=SIZE))
+    dtypes = set()
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            module.register_forward_hook(lambda m, i, o: dtypes.add(o.dtype))
+    image = (np.random.default_rng(1).random((200, 160, 3)) * 255).astype(np.uint8)
+    crops, matrices = crop_people(image, np.array([[20.0, 10, 100, 170]]), SIZE)
+    keypoints, boxes = predict_crops(model, crops, matrices, bf16=True)
+    assert dtypes == {torch.bfloat16}
+    assert keypoints.dtype == np.float64 and np.isfinite(keypoints).all() and np.isfinite(boxes).all()

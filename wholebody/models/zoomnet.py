@@ -160,7 +160,8 @@ class ZoomNet(nn.Module):
         maps = self.body_head(self.body(f2))
         body, box_maps = maps[:, :NUM_BODY_FOOT], maps[:, NUM_BODY_FOOT:]
         if rois is None:
-            boxes, box_scores = decode_part_boxes(box_maps.detach(), self.stride)
+            # float32: under bf16 autocast a bf16 peak position would be off by up to a cell
+            boxes, box_scores = decode_part_boxes(box_maps.detach().float(), self.stride)
             rois = part_rois(boxes, self.config.roi_enlarge, self.config.min_roi_size)
         else:
             box_scores = torch.ones(rois.shape[:2], dtype=maps.dtype, device=maps.device)
