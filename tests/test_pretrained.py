@@ -168,3 +168,15 @@ def test_training_starts_from_the_imagenet_weights(fixtures_dir, tmp_path):
     for ours, theirs in (("backbone.stem.0.0.weight", "conv1.weight"),
                          ("backbone.stages.3.2.fuse.paths.0.3.0.weight", "stage4.2.fuse_layers.0.3.0.weight")):
         torch.testing.assert_close(weights[ours], published[theirs], rtol=0, atol=1e-5)
+
+
+def test_cli_dope_refuses_an_hrnet_file_before_reading_data(tmp_path, capsys):
+    from wholebody.cli.main import main
+
+    path = save(tmp_path, "hrnet_w32.pth", random_state(published_hrnet(32), 0))
+    code = main(["train", "dope", "--source", f"cocowb={tmp_path / 'absent.json'}", "--teacher", "none",
+                 "--out", str(tmp_path / "run"), "--pretrained", path, "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert path in err and "ResNet-50" in err and "missing keys: backbone" not in err  # published names listed
+    assert "layer1.0.conv1.weight" in err or "keys of another shape" in err
