@@ -39,11 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-augment", action="store_true",
                         help="plain crops, no flip/rotation/scale/half-body (ZoomNet part boxes are still jittered)")
     parser.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint (same architecture)")
+    parser.add_argument("--pretrained", nargs="+", metavar="PATH", default=None,
+                        help="ImageNet initialisation from published checkpoints: hrnet133 an HRNet-W32 file; "
+                             "zoomnet HRNet-W32 and HRNetV2-W18 files (official or timm naming); dope torchvision's "
+                             "resnet50-*.pth (wholebody.models.pretrained)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--workers", type=int, default=0, help="data loading processes (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
                         help="bf16 autocast (auto: on for CUDA devices that support bf16)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="NHWC memory format for weights and crops (zoomnet, hrnet133; faster bf16 on GPUs)")
+    parser.add_argument("--compile", nargs="?", const="default", default=None,
+                        choices=("default", "reduce-overhead", "max-autotune"),
+                        help="torch.compile the training step's network (zoomnet, hrnet133; mode default: %(const)s)")
     parser.add_argument("--eval-every", type=int, default=10, help="evaluate every N epochs (0: at the end only)")
     parser.add_argument("--val-data", metavar="ANN.json", help="evaluation annotations (default: the training file)")
     parser.add_argument("--val-images", metavar="DIR", help="evaluation images folder (default: --images)")
@@ -116,11 +125,12 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed, workers=args.workers, device=args.device,
         amp={"auto": None, "on": True, "off": False}[args.amp], checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every, val_annotations=args.val_data, val_images=args.val_images,
-        log_every=args.log_every, resume=args.resume, threads=args.threads,
+        log_every=args.log_every, resume=args.resume, threads=args.threads, pretrained=tuple(args.pretrained or ()),
+        channels_last=args.channels_last, compile=args.compile,
     )
     try:
         result = train(config)
-    except WholebodyError as err:
+    except (WholebodyError, ValueError) as err:  # ValueError: e.g. a --compile mode this device lacks
         print(f"wholebody train: {err}", file=sys.stderr)
         return 1
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: one summary, from rank 0

@@ -48,7 +48,7 @@ def run_dope(args: argparse.Namespace) -> int:
         warmup_steps=args.warmup_steps, rois_per_image=args.rois_per_image, seed=args.seed, device=args.device,
         amp={"auto": None, "on": True, "off": False}[args.amp], checkpoint_every=args.checkpoint_every,
         max_steps=args.max_steps, log_every=args.log_every, resume=args.resume, threads=args.threads,
-        cache_images=args.cache_images, min_size=args.min_size,
+        cache_images=args.cache_images, min_size=args.min_size, pretrained=tuple(args.pretrained or ()),
         max_size=None if args.min_size is None else int(args.min_size * 1.6667),
     )
     try:

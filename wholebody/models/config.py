@@ -27,7 +27,9 @@ class StoredConfig:
         if unknown:
             raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}")
         values = {name: _as_default_type(known[name], value) for name, value in values.items()}
-        return cls(**values)
+        # A field added after a checkpoint was written takes the value the old code used.
+        absent = {k: v for k, v in getattr(cls, "ABSENT_FIELD_VALUES", {}).items() if k not in values}
+        return cls(**absent, **values)
 
 
 def _as_default_type(field, value):

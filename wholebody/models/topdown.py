@@ -41,15 +41,18 @@ def crop_people(image: np.ndarray, boxes_xywh: np.ndarray, input_size: tuple[int
 
 @torch.no_grad()
 def predict_crops(model: torch.nn.Module, crops: torch.Tensor, matrices: np.ndarray, flip_test: bool = True,
-                  method: str = "default", batch_size: int = 32) -> tuple[np.ndarray, np.ndarray | None]:
+                  method: str = "default", batch_size: int = 32, bf16: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """Keypoints (N, 133, 3) in original pixels (scores clipped to 0..1), and for ZoomNet the part
-    boxes (N, 3, 4) ``x1, y1, x2, y2`` in original pixels (the RoIs shrunk by the RoI enlargement)."""
+    boxes (N, 3, 4) ``x1, y1, x2, y2`` in original pixels (the RoIs shrunk by the RoI enlargement).
+    ``bf16``: the network under bf16 autocast; heatmaps are decoded in float32."""
     model.eval()
     device = next(model.parameters()).device
     keypoints, boxes = [], []
     for start in range(0, len(crops), batch_size):
         batch = crops[start:start + batch_size].to(device)
-        outputs = predict_heatmaps(model, batch, flip_test)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            outputs = predict_heatmaps(model, batch, flip_test)
+        outputs = {name: value.float() for name, value in outputs.items()}
         keypoints.append(heatmaps_to_keypoints(outputs, model.architecture, model.stride, method).cpu().double().numpy())
         if "rois" in outputs:
             boxes.append(outputs["rois"].cpu().double().numpy())
@@ -75,12 +78,12 @@ def predict_crops(model: torch.nn.Module, crops: torch.Tensor, matrices: np.ndar
 
 
 def predict_people(model: torch.nn.Module, image: np.ndarray, boxes_xywh: np.ndarray, box_scores=None,
-                   flip_test: bool = True, method: str = "default") -> list[Person]:
+                   flip_test: bool = True, method: str = "default", bf16: bool = False) -> list[Person]:
     """Whole-body keypoints of every person box in an (H, W, 3) uint8 RGB image."""
     boxes_xywh = np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)
     box_scores = np.ones(len(boxes_xywh)) if box_scores is None else np.asarray(box_scores, dtype=np.float64)
     crops, matrices = crop_people(image, boxes_xywh, tuple(model.config.input_size))
-    keypoints, part_boxes = predict_crops(model, crops, matrices, flip_test, method)
+    keypoints, part_boxes = predict_crops(model, crops, matrices, flip_test, method, bf16=bf16)
     people = []
     for i, box in enumerate(boxes_xywh):
         person = Person(keypoints=keypoints[i], score=rescore(box_scores[i], keypoints[i, :, 2]), bbox=box.copy(),
@@ -100,17 +103,29 @@ class TopDownEstimator:
     ``estimator(image, person_boxes=None, person_scores=None)`` -> people sorted by score.
     Without boxes the default expert pipeline's person detector supplies them (created on first
     use); ``person_keypoints`` is accepted for protocol compatibility and ignored.  ``flip_test``
-    None: on when the checkpoint was trained with flip augmentation.
+    None: on when the checkpoint was trained with flip augmentation.  Speed options
+    (``nn.speed``): ``fuse_bn`` folds batch norms into the convs (same heatmaps to float rounding),
+    ``channels_last`` uses NHWC weights, ``bf16`` runs the network under bf16 autocast, ``compile``
+    a ``torch.compile`` mode (``"reduce-overhead"`` = CUDA graphs, CUDA devices only; one graph
+    per batch size).
     """
 
     def __init__(self, checkpoint: str, device: str = "cpu", flip_test: bool | None = None, method: str = "default",
-                 detector=None, num_threads: int = 1) -> None:
+                 detector=None, num_threads: int = 1, fuse_bn: bool = False, channels_last: bool = False,
+                 bf16: bool = False, compile: str | None = None) -> None:
+        from wholebody.nn.speed import compile_model, fuse_conv_bn, to_channels_last
         from wholebody.train.checkpoint import load_checkpoint, model_from_state, trained_with_flips
 
         state = load_checkpoint(checkpoint)
         self.model = model_from_state(state, checkpoint, device)
+        if fuse_bn:
+            fuse_conv_bn(self.model)
+        if channels_last:
+            to_channels_last(self.model)
+        if compile:  # attribute reads (config, stride, architecture) pass through to the model
+            self.model = compile_model(self.model, compile)
         self.flip_test = trained_with_flips(state) if flip_test is None else flip_test
-        self.method = method
+        self.method, self.bf16 = method, bf16
         self._detector, self.num_threads = detector, num_threads
 
     def __call__(self, image: np.ndarray, person_boxes=None, person_scores=None, person_keypoints=None) -> list[Person]:
@@ -125,5 +140,5 @@ class TopDownEstimator:
         boxes = np.asarray(person_boxes, dtype=np.float64).reshape(-1, 4)
         keep = (boxes[:, 2] > 1) & (boxes[:, 3] > 1)
         scores = np.ones(len(boxes)) if person_scores is None else np.asarray(person_scores, dtype=np.float64)
-        people = predict_people(self.model, image, boxes[keep], scores[keep], self.flip_test, self.method)
+        people = predict_people(self.model, image, boxes[keep], scores[keep], self.flip_test, self.method, self.bf16)
         return sorted(people, key=lambda p: -p.score)

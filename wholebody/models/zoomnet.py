@@ -22,6 +22,7 @@ centres at i + 0.5); a heatmap cell u of stride s covers [u s, (u+1) s).  Boxes 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -56,6 +57,12 @@ class ZoomNetConfig(StoredConfig):
     part_crop: int = 64  # RoI side on F1 and heatmap side of the part heads (F2 RoI: half)
     roi_enlarge: float = 1.25  # part box -> square RoI of side enlarge * max(w, h)
     min_roi_size: float = 8.0  # crop pixels; keeps a collapsed decoded box usable
+    # Bottlenecks of BodyNet's stage 1 (w32).  FeatureNet's bottleneck is HRNet-W32's first, so 3
+    # makes FeatureNet + BodyNet exactly one HRNet-W32 (ImageNet weights fill it, models.pretrained).
+    body_stage1_blocks: int = 3
+
+    # Checkpoints written before a field existed were built with these values.
+    ABSENT_FIELD_VALUES: ClassVar[dict] = {"body_stage1_blocks": 4}
 
 
 class FeatureNet(nn.Module):
@@ -135,7 +142,8 @@ class ZoomNet(nn.Module):
         f1, f2 = self.features.f1_channels, self.features.f2_channels
         multiscale = config.body_head == "concat"
         if config.body_backbone == "w32":
-            self.body = hrnet_w32(in_channels=f2, stem=False, final_multiscale=multiscale)
+            self.body = hrnet_w32(in_channels=f2, stem=False, final_multiscale=multiscale,
+                                  stage1_blocks=config.body_stage1_blocks)
         elif config.body_backbone == "tiny":
             self.body = hrnet_tiny(in_channels=f2, stem=False, width=config.tiny_width, final_multiscale=multiscale)
         else:
@@ -152,7 +160,8 @@ class ZoomNet(nn.Module):
         maps = self.body_head(self.body(f2))
         body, box_maps = maps[:, :NUM_BODY_FOOT], maps[:, NUM_BODY_FOOT:]
         if rois is None:
-            boxes, box_scores = decode_part_boxes(box_maps.detach(), self.stride)
+            # float32: under bf16 autocast a bf16 peak position would be off by up to a cell
+            boxes, box_scores = decode_part_boxes(box_maps.detach().float(), self.stride)
             rois = part_rois(boxes, self.config.roi_enlarge, self.config.min_roi_size)
         else:
             box_scores = torch.ones(rois.shape[:2], dtype=maps.dtype, device=maps.device)

@@ -174,9 +174,13 @@ def concat_branches(branches: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(ups, dim=1)
 
 
-def hrnet_w32(in_channels: int = 3, stem: bool = True, final_multiscale: bool = False) -> HRNet:
-    """Pose HRNet-W32 (about 28.5 M parameters with the stem, highest branch 32 channels)."""
-    return HRNet(standard_stages((32, 64, 128, 256)), in_channels, stem, final_multiscale=final_multiscale)
+def hrnet_w32(in_channels: int = 3, stem: bool = True, final_multiscale: bool = False, stage1_blocks: int = 4) -> HRNet:
+    """Pose HRNet-W32 (about 28.5 M parameters with the stem, highest branch 32 channels).
+
+    ``stage1_blocks`` < 4 leaves the first bottlenecks to the caller (ZoomNet's FeatureNet has one).
+    """
+    return HRNet(standard_stages((32, 64, 128, 256), stage1_blocks=stage1_blocks), in_channels, stem,
+                 final_multiscale=final_multiscale)
 
 
 def hrnetv2_w18(in_channels: int = 3, stem: bool = True) -> HRNet:

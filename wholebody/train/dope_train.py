@@ -36,6 +36,7 @@ from wholebody.data.errors import WholebodyError
 from wholebody.models.anchor_poses import fit_anchor_poses, fit_hand_anchor_poses
 from wholebody.models.dope import DOPE, DopeConfig, build_dope, dope_resnet50, dope_tiny
 from wholebody.models.dope_layout import PART_NAMES
+from wholebody.models.pretrained import load_pretrained
 from wholebody.train.checkpoint import load_checkpoint, save_checkpoint
 from wholebody.train.dope_pseudo import combine, load_teacher_cache, run_teacher, sample_key
 from wholebody.train.dope_step import ImageLabels, StepConfig, anchor_training_data, compute_losses
@@ -74,6 +75,7 @@ class DopeTrainConfig:
     cache_images: bool = False  # keep decoded images in memory (small data sets)
     min_size: int | None = None
     max_size: int | None = None
+    pretrained: tuple[str, ...] = ()  # torchvision's ResNet-50 ImageNet file (models.pretrained); not on resume
 
 
 @dataclass
@@ -167,11 +169,13 @@ def new_model(config: DopeTrainConfig) -> DOPE:
 def train_dope(config: DopeTrainConfig, teacher: Callable | None = None) -> DopeTrainResult:
     """Run (or resume) DOPE training (module docstring)."""
     rank, world, device, amp, out = prepare_run(config.threads, config.device, config.amp, config.out)
+    resume_state = load_checkpoint(config.resume, ARCHITECTURE) if config.resume else None
+    model = build_dope(resume_state["config"]) if resume_state else new_model(config)
+    if config.pretrained and not resume_state:  # before the (slow) teacher labels: a wrong file fails fast
+        load_pretrained(model, ARCHITECTURE, list(config.pretrained))
     samples, labels, skipped = load_training_data(config, teacher)
     if not samples:
         raise WholebodyError(f"no training images in {config.sources}")
-    resume_state = load_checkpoint(config.resume, ARCHITECTURE) if config.resume else None
-    model = build_dope(resume_state["config"]) if resume_state else new_model(config)
     if resume_state:
         model.load_state_dict(resume_state["model"])
     else:

@@ -31,7 +31,9 @@ import torch
 import torch.distributed as dist
 
 from wholebody.data.errors import OutputError
+from wholebody.models.pretrained import load_pretrained
 from wholebody.models.registry import build_model
+from wholebody.nn.speed import channels_last_input, compile_model, to_channels_last
 from wholebody.train.checkpoint import load_checkpoint, save_checkpoint
 from wholebody.train.dataset import TopDownDataset, collate, load_training_set
 from wholebody.train.evaluate import evaluate_model, format_stats
@@ -69,6 +71,9 @@ class TrainConfig:
     log_every: int = 50
     resume: str | None = None
     threads: int | None = None
+    pretrained: tuple[str, ...] = ()  # published ImageNet checkpoints (models.pretrained); not on resume
+    channels_last: bool = False  # NHWC weights and crops (nn.speed); faster bf16 convs on GPUs
+    compile: str | None = None  # torch.compile mode for the training forward/backward (nn.speed)
 
 
 @dataclass
@@ -181,7 +186,14 @@ def train(config: TrainConfig) -> TrainResult:
     resume_state = load_checkpoint(config.resume, config.architecture) if config.resume else None
     torch.manual_seed(config.seed)  # the same initial weights for the same seed (and on every rank)
     model = build_model(config.architecture, config=resume_state["config"] if resume_state else None,
-                        tiny=config.tiny, input_size=config.input_size).to(device)
+                        tiny=config.tiny, input_size=config.input_size)
+    if config.pretrained and not resume_state:  # before the data: a wrong file fails fast
+        load_pretrained(model, config.architecture, list(config.pretrained))
+    elif config.pretrained:
+        log.info("resuming: the checkpoint's weights win over --pretrained")
+    model = model.to(device)
+    if config.channels_last:
+        to_channels_last(model)
     data = load_training_set(config.annotations, config.images)
     val_data = load_training_set(config.val_annotations, config.val_images or config.images) \
         if config.val_annotations else data
@@ -194,6 +206,8 @@ def train(config: TrainConfig) -> TrainResult:
         model.parameters(), steps_per_epoch, config, resume_state)
     net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if world > 1 else model
+    if config.compile:  # checkpoints and evaluation keep using the plain ``model``
+        net = compile_model(net, config.compile)
     loss_fn = LOSSES[config.architecture]
     result = TrainResult()
     add_skipped(result.skipped, data.skipped)
@@ -226,6 +240,8 @@ def train(config: TrainConfig) -> TrainResult:
                 add_skipped(result.skipped, batch["skipped"])
             if batch["size"]:
                 images = batch["images"].to(device, non_blocking=True)
+                if config.channels_last:
+                    images = channels_last_input(images)
                 targets = {k: v.to(device, non_blocking=True) for k, v in batch["targets"].items()}
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                     outputs = net(images, rois=targets["rois"]) if config.architecture == "zoomnet" else net(images)
