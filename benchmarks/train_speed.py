@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -37,7 +38,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from wholebody.data.atomic import atomic_write_text
 from wholebody.train.host_syncs import count_host_syncs
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+# ../shared/fixtures beside the repo; WHOLEBODY_FIXTURES points elsewhere (e.g. a copy on a GPU machine)
+FIXTURES = Path(os.environ.get("WHOLEBODY_FIXTURES", Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"))
 # Dense bf16 tensor-core peak (TFLOP/s) from the vendors' datasheets; fp16 where a GPU has no bf16.
 PEAK_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0,
                "A10": 125.0, "RTX 4090": 165.0, "V100": 125.0, "T4": 65.0}
