@@ -171,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, for the MFU")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--json", default=None, help="also write the record to this file")
+    parser.add_argument("--cudnn-benchmark", choices=("on", "off"), default=None,
+                        help="cuDNN autotuning (default: on for the fixed-shape top-down models, off for DOPE, "
+                             "whose RoI count and image sizes change every step, so autotuning would rerun "
+                             "on each new shape)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
@@ -180,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     device = torch.device(args.device)
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+        default = "off" if args.arch == "dope" else "on"
+        torch.backends.cudnn.benchmark = (args.cudnn_benchmark or default) == "on"
     amp = device.type == "cuda" and torch.cuda.is_bf16_supported() and not args.fp32
     batch = args.batch or (8 if args.arch == "dope" else 64)
     record = measure(args.arch, device, args.tiny, batch, args.steps, args.warmup, amp, args.peak_tflops)
