@@ -1,9 +1,7 @@
 """Owning the ``--out`` folder of a predict run: one run at a time, no debris, no stale overlays.
 
-* **Lock.**  :class:`OutputFolderLock` takes an exclusive ``fcntl.flock`` on ``DIR/.wholebody.lock``
-  (which holds the owner's process id).  A second run into the same folder is refused with a
-  message naming the folder and that process id.  The kernel drops a flock when its process
-  dies, so the lock of a killed run is simply taken over; no guessing from process ids.
+* **Lock.**  :class:`~wholebody.data.folder_lock.OutputFolderLock` (shared with ``train``):
+  a second run into the same folder is refused, naming the other run's process id.
 * **Stale temporary files.**  Outputs are written to hidden temporary files that are renamed
   into place (``wholebody.data.atomic``); a run killed with ``kill -9`` leaves them behind.  With
   the lock held, :func:`remove_stale_temporaries` deletes the ones that match *our* naming only
@@ -19,7 +17,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import re
@@ -29,85 +26,16 @@ from typing import Iterable
 import orjson
 
 from wholebody.data.atomic import atomic_write_bytes
-from wholebody.data.errors import WholebodyError
+from wholebody.data.folder_lock import LOCK_NAME, OutputFolderBusy, OutputFolderLock  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = ".wholebody.lock"
 MANIFEST_NAME = ".wholebody-outputs.json"
 _RANDOM = r"[a-z0-9_]{8}"  # tempfile.mkstemp's random part
 _TOP_TEMPORARY = re.compile(rf"^\.(results\.json|results_3d\.json|images\.json|{re.escape(MANIFEST_NAME[1:])})"
                             rf"\.{_RANDOM}\.tmp$")
 _FILE_TEMPORARY = re.compile(rf"^\..+\.(png|jpg)\.{_RANDOM}\.tmp$|^\..+\.{_RANDOM}\.mp4$")
 FILE_FOLDERS = ("overlays", "plots3d")
-
-
-class OutputFolderBusy(WholebodyError):
-    """Another live run holds the lock of the output folder."""
-
-
-class OutputFolderLock:
-    """Exclusive lock on an output folder for the life of a run (a context manager)."""
-
-    def __init__(self, folder: str | os.PathLike) -> None:
-        self.folder = Path(folder)
-        self.path = self.folder / LOCK_NAME
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        try:
-            import fcntl  # POSIX only
-        except ImportError:
-            log.warning("%s: no file locks on this platform; concurrent runs into this folder are not detected",
-                        self.folder)
-            return
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as err:
-                os.close(fd)
-                if err.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):  # some network file systems
-                    log.warning("%s: file locks are not supported here; concurrent runs into this folder "
-                                "are not detected", self.folder)
-                    return
-                if err.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                raise OutputFolderBusy(f"{self.folder}: another wholebody run (process {self._owner()}) is writing "
-                                       "to this folder; wait for it or choose another --out") from None
-            # The previous owner may have deleted the file between our open and flock: then we
-            # hold a lock on a file nobody else can see, so try again on the new one.
-            try:
-                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-
-    def _owner(self) -> str:
-        try:
-            return self.path.read_text().strip() or "unknown"
-        except OSError:
-            return "unknown"
-
-    def release(self) -> None:
-        if self._fd is None:
-            return
-        self.path.unlink(missing_ok=True)  # while still locked, so no one else is using this file
-        os.close(self._fd)
-        self._fd = None
-
-    def __enter__(self) -> "OutputFolderLock":
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
