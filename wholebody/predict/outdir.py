@@ -6,11 +6,11 @@
   into place (``wholebody.data.atomic``); a run killed with ``kill -9`` leaves them behind.  With
   the lock held, :func:`remove_stale_temporaries` deletes the ones that match *our* naming only
   (``.results.json.<8 random>.tmp`` ... and, under ``overlays/`` and ``plots3d/``,
-  ``.<name>.png.<8 random>.tmp`` or ``.<name>.<8 random>.mp4``).
+  ``.<name>.png.<8 random>.tmp`` or ``.<name>.<8 random>.mp4``), and the ``.shards-<pid>``
+  scratch folders of ``--workers`` runs whose process is no longer alive.
 * **Manifest.**  ``DIR/.wholebody-outputs.json`` lists the overlay and plot files wholebody wrote
-  there.  :class:`OutputManifest` records the overlays a run will write before it starts (so even
-  a killed run's overlays are known) and the plots it wrote when it ends or is interrupted (their
-  number is not known in advance; ``kill -9`` leaves that run's new plots unlisted).  When a run
+  there.  :class:`OutputManifest` records the overlays and plots a run will write before it
+  writes them (so even a ``kill -9``-ed run's files are known).  When a run
   finishes it deletes the listed files it did not write again, so ``overlays/`` matches
   ``results.json``.  Files not in the manifest (the user's own) are never touched.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Iterable
 
@@ -35,11 +36,13 @@ _RANDOM = r"[a-z0-9_]{8}"  # tempfile.mkstemp's random part
 _TOP_TEMPORARY = re.compile(rf"^\.(results\.json|results_3d\.json|images\.json|{re.escape(MANIFEST_NAME[1:])})"
                             rf"\.{_RANDOM}\.tmp$")
 _FILE_TEMPORARY = re.compile(rf"^\..+\.(png|jpg)\.{_RANDOM}\.tmp$|^\..+\.{_RANDOM}\.mp4$")
+_SHARD_FOLDER = re.compile(r"^\.shards-([1-9][0-9]{0,9})$")  # predict/workers.py's scratch folders
 FILE_FOLDERS = ("overlays", "plots3d")
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Delete temporary files of earlier, killed runs (our naming only); call with the lock held."""
+    """Delete temporary files and scratch folders of earlier, killed runs (our naming only); call
+    with the lock held.  Returns what was removed."""
     folder = Path(folder)
     stale = [p for p in _children(folder) if _TOP_TEMPORARY.match(p.name)]
     for sub in FILE_FOLDERS:
@@ -48,7 +51,39 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
         path.unlink(missing_ok=True)
     if stale:
         log.info("removed %d temporary files left by an interrupted run in %s", len(stale), folder)
-    return stale
+    shard_folders = _stale_shard_folders(folder)
+    for path in shard_folders:
+        shutil.rmtree(path, ignore_errors=True)
+    if shard_folders:
+        log.info("removed %d --workers scratch folders left by a killed run in %s", len(shard_folders), folder)
+    return stale + shard_folders
+
+
+def _stale_shard_folders(folder: Path) -> list[Path]:
+    """``.shards-<pid>`` folders (``predict --workers``) whose process is dead: a live one, even
+    if its PID was reused by another program, is left alone."""
+    found = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    for path in entries:
+        match = _SHARD_FOLDER.match(path.name)
+        if match and path.is_dir() and not path.is_symlink() and not _process_alive(int(match.group(1))):
+            found.append(path)
+    return found
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # exists under another user, or cannot tell: keep its folder
+    return True
 
 
 def _children(folder: Path) -> list[Path]:
