@@ -324,7 +324,8 @@ def _estimator_choices(args: argparse.Namespace) -> dict:
 
 
 def _run_live(args: argparse.Namespace) -> int:
-    """One camera or stream (wholebody.predict.live): results.jsonl line by line until it ends, Ctrl-C (status 0) or SIGTERM (143)."""
+    """One camera or stream (wholebody.predict.live): results.jsonl line by line until it ends,
+    Ctrl-C (status 0) or SIGTERM (143)."""
     from wholebody.data.interrupts import interrupt_name, interrupt_status
     from wholebody.predict.live import LiveCapture, LiveOptions, LiveRun, SourceUnavailable
 
