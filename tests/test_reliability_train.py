@@ -67,7 +67,7 @@ def test_interrupted_training_says_how_to_resume(tmp_path, monkeypatch, capsys, 
     out = tmp_path / "out"
 
     def interrupted_after_a_checkpoint(config):
-        out.mkdir()
+        out.mkdir(exist_ok=True)  # the output-folder lock has already made it
         (out / "last.pt").write_bytes(b"checkpoint")
         raise interrupt()
 

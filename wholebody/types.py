@@ -16,6 +16,16 @@ import numpy as np
 
 from wholebody.schema import PART_SLICES, PARTS
 
+# Images narrower or lower than this (pixels) hold no person: every estimator returns 0 people
+# for them, as ``predict`` does, instead of each model failing in its own way (the part experts'
+# crops, the detectors' resizing and DOPE's feature pyramid all need at least 2 pixels a side).
+MIN_IMAGE_SIDE = 2
+
+
+def too_small_for_people(image: np.ndarray) -> bool:
+    """True for an (H, W, ...) image under :data:`MIN_IMAGE_SIDE` pixels on a side."""
+    return min(np.shape(image)[:2]) < MIN_IMAGE_SIDE
+
 
 @dataclass
 class Person:

@@ -178,9 +178,6 @@ def _extra_writers(args: argparse.Namespace, tasks) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wholebody.data.interrupts import interrupts_as_exceptions
-    from wholebody.predict.outdir import OutputFolderBusy, OutputFolderLock
-
     problem = _check_usage(args)
     if problem:
         return _usage_error(problem)
@@ -189,13 +186,21 @@ def run(args: argparse.Namespace) -> int:
     if any(is_live_source(argument) for argument in args.inputs):
         if len(args.inputs) != 1 or args.coco or args.boxes or args.workers > 1:
             return _usage_error("a camera or stream must be the only INPUT, without --coco, --boxes or --workers")
-        return _run_live(args)
+        return _with_folder_locked(args, lambda: _run_live(args))
     if args.show or args.max_frames is not None:
         log.warning("--show and --max-frames apply to a camera or stream only; ignored")
     try:
         items = _plan(args)
     except WholebodyError as err:
         return _usage_error(str(err))
+    return _with_folder_locked(args, lambda: _run_locked(args, items))
+
+
+def _with_folder_locked(args: argparse.Namespace, body) -> int:
+    """``body()`` with --out locked against other runs and SIGTERM raising an interrupt."""
+    from wholebody.data.interrupts import interrupts_as_exceptions
+    from wholebody.predict.outdir import OutputFolderBusy, OutputFolderLock
+
     lock = OutputFolderLock(args.out)
     try:
         lock.acquire()
@@ -206,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(f"cannot write to --out {args.out}: {err}")
     try:
         with interrupts_as_exceptions():
-            return _run_locked(args, items)
+            return body()
     finally:
         lock.release()
 
@@ -319,7 +324,9 @@ def _estimator_choices(args: argparse.Namespace) -> dict:
 
 
 def _run_live(args: argparse.Namespace) -> int:
-    """One camera or stream (wholebody.predict.live): results.jsonl line by line until it ends or Ctrl-C."""
+    """One camera or stream (wholebody.predict.live): results.jsonl line by line until it ends,
+    Ctrl-C (status 0) or SIGTERM (143)."""
+    from wholebody.data.interrupts import interrupt_name, interrupt_status
     from wholebody.predict.live import LiveCapture, LiveOptions, LiveRun, SourceUnavailable
 
     if args.max_frames is not None and args.max_frames < 1:
@@ -337,9 +344,9 @@ def _run_live(args: argparse.Namespace) -> int:
     try:
         estimator = load_estimator(**_estimator_choices(args))
         summary = LiveRun(source, estimator, args.out, options).run(capture)
-    except KeyboardInterrupt:  # while the model loads: nothing was written
-        print("wholebody predict: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:  # while the model loads: nothing was written
+        print(f"wholebody predict: {interrupt_name(interrupt)}", file=sys.stderr)
+        return interrupt_status(interrupt)
     except WholebodyError as err:
         print(f"wholebody predict: {err}", file=sys.stderr)
         return 1
@@ -349,7 +356,10 @@ def _run_live(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - started
         print(f"{source}: {summary.frames} frames, {summary.people} people, {summary.reconnects} reconnections, "
               f"ended by {summary.ended_by}, {seconds:.1f} s -> {Path(args.out) / 'results.jsonl'}")
-    return 0
+    if summary.status:  # SIGTERM: stopped from outside, said on stderr whatever --quiet says
+        print(f"wholebody predict: {summary.ended_by}; {summary.frames} frames written to "
+              f"{Path(args.out) / 'results.jsonl'}", file=sys.stderr)
+    return summary.status
 
 
 def _finish(args: argparse.Namespace, summary, write_failures: list[str], started: float) -> int:

@@ -5,7 +5,8 @@ baseline) on a COCO-WholeBody annotation file, or dope (DOPE, body/hand/face 2D+
 Writes under --out: last.pt (checkpoint, rewritten atomically), log.jsonl (loss, lr, images/s,
 evaluation AP per part, and a final summary with the count of skipped bad records / images).
 Multi-GPU: `torchrun --nproc_per_node=N -m wholebody train ...` (batch size is per process).
-Exit status: 0 on success, 1 when the data or a checkpoint cannot be used (message on stderr).
+Exit status: 0 on success, 1 when the data or a checkpoint cannot be used or another run is
+writing to --out (message on stderr; a lock left by a killed run is taken over).
 Ctrl-C or SIGTERM stops training with one line saying which checkpoint to resume from and how
 (exit status 130 / 143); checkpoints are only ever replaced whole, so the last one is intact.
 """
@@ -87,14 +88,30 @@ def fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
+    from wholebody.data.folder_lock import OutputFolderBusy, OutputFolderLock
     from wholebody.data.interrupts import interrupt_name, interrupt_status, interrupts_as_exceptions
 
+    # One run per --out, as for predict; under torchrun only rank 0 writes there, so only it locks
+    # (the other ranks would otherwise find the folder busy with their own job).
+    lock = OutputFolderLock(args.out) if int(os.environ.get("RANK", "0")) == 0 else None
+    try:
+        if lock is not None:
+            lock.acquire()
+    except OutputFolderBusy as err:
+        print(f"wholebody train: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"wholebody train: cannot write to --out {args.out}: {err}", file=sys.stderr)
+        return 1
     try:
         with interrupts_as_exceptions():
             return _run(args)
     except KeyboardInterrupt as interrupt:
         print(f"wholebody train: {interrupt_name(interrupt)}; {_resume_hint(args)}", file=sys.stderr)
         return interrupt_status(interrupt)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _resume_hint(args: argparse.Namespace) -> str:

@@ -76,7 +76,7 @@ def iter_inputs(args: Sequence[str | os.PathLike], exclude: Iterable[str | os.Pa
         for path, name in found:
             real = _resolve(path)
             if real is None:
-                sources.append(InputSource(path, name, "missing", _unreachable_reason(path)))
+                sources.append(InputSource(path, name, "missing", unreachable_reason(path)))
                 continue
             if real in seen_files:
                 continue
@@ -97,7 +97,7 @@ def _expand(arg: str, excluded: set[Path]) -> list[tuple[Path, str]] | str:
     if path.exists():
         return [(path, path.name)]
     if path.is_symlink():
-        return _unreachable_reason(path)
+        return unreachable_reason(path)
     if not _GLOB_MAGIC & set(arg):
         return "no such file or folder"
     base = _glob_base(arg)
@@ -144,7 +144,7 @@ def _resolve(path: Path) -> Path | None:
         return None
 
 
-def _unreachable_reason(path: Path) -> str:
+def unreachable_reason(path: Path) -> str:
     """Why a listed path cannot be opened: a symlink loop, a dangling link, or the OS's reason."""
     try:
         os.stat(path)

@@ -15,7 +15,7 @@ from wholebody.models.dope import DOPE
 from wholebody.models.dope_assembly import assemble
 from wholebody.models.dope_layout import PART_NAMES
 from wholebody.models.dope_post import PartDetection, detect_parts
-from wholebody.types import Person
+from wholebody.types import Person, too_small_for_people
 
 
 def image_tensor(image: np.ndarray) -> torch.Tensor:
@@ -61,6 +61,9 @@ class DopeEstimator:
         DOPE finds its own people: ``person_boxes`` / ``person_scores`` (the experts' interface)
         are accepted and not used.
         """
+        image_tensor(image)  # the shape and type check, before the size rule
+        if too_small_for_people(image):
+            return []  # the 1-pixel rule (wholebody.types.MIN_IMAGE_SIDE), as in predict
         detections = self.detect([image])[0]
         people = assemble(detections, self.model.layout, keep_unassigned=self.keep_unassigned)
         return sorted(people, key=lambda p: -p.score)

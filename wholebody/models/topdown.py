@@ -14,7 +14,7 @@ import torch
 from wholebody.models.zoomnet import PART_BOXES
 from wholebody.train.decode import heatmaps_to_keypoints, predict_heatmaps
 from wholebody.train.transforms import apply_affine, crop_matrix, box_to_center_size, invert_affine, warp_image
-from wholebody.types import Person
+from wholebody.types import Person, too_small_for_people
 
 RESCORE_THRESHOLD = 0.2
 
@@ -129,6 +129,8 @@ class TopDownEstimator:
         self._detector, self.num_threads = detector, num_threads
 
     def __call__(self, image: np.ndarray, person_boxes=None, person_scores=None, person_keypoints=None) -> list[Person]:
+        if too_small_for_people(image):
+            return []  # the 1-pixel rule (wholebody.types.MIN_IMAGE_SIDE), as in predict
         if person_boxes is None:
             from wholebody.experts.detect.detections import as_detections
             from wholebody.experts.detect.people import default_person_detector

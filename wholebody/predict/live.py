@@ -8,10 +8,12 @@ frame is done::
      "people": [<results.json record of each person, with track_id>]}
 
 ``time`` is seconds since the source opened (wall clock).  People are tracked and smoothed as in
-a video.  Ctrl-C (the current frame is finished first; a second Ctrl-C stops at once), ``q`` /
-Esc in the ``--show`` window, or ``--max-frames`` ends the run cleanly: the lines written so
-far stay, the overlay video (``DIR/overlays/<name>.mp4``) and the OpenPose files
-(``--format openpose``) are finished.  Frames are taken in order as the source
+a video.  Ctrl-C or SIGTERM (the current frame is finished first; a second signal stops at
+once), ``q`` / Esc in the ``--show`` window, or ``--max-frames`` ends the run cleanly: the lines
+written so far stay, the overlay video (``DIR/overlays/<name>.mp4``) and the OpenPose files
+(``--format openpose``) are finished.  Ctrl-C is the normal way to end a live run (status 0);
+SIGTERM means the run was stopped from outside (``kill``, systemd, ``docker stop``), so
+:attr:`LiveSummary.status` is 143 as for every other verb.  Frames are taken in order as the source
 delivers them; none is skipped, so a model slower than the camera falls behind it.
 
 A source that cannot be opened raises :class:`SourceUnavailable` naming it.  When reads fail
@@ -36,6 +38,7 @@ import numpy as np
 import orjson
 
 from wholebody.data.errors import WholebodyError
+from wholebody.data.interrupts import Terminated
 from wholebody.data.results import person_to_result
 
 log = logging.getLogger(__name__)
@@ -132,7 +135,9 @@ class LiveSummary:
     frames: int = 0
     people: int = 0
     reconnects: int = 0
-    ended_by: str = "end of stream"  # or "interrupted", "window closed", "max frames", "source dropped"
+    ended_by: str = "end of stream"  # or "interrupted", "terminated (SIGTERM)", "window closed", "max frames",
+    #                                   "source dropped"
+    status: int = 0  # the exit status it calls for: 143 after SIGTERM, else 0
 
 
 def display_available() -> bool:
@@ -163,13 +168,13 @@ class LiveRun:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         overlay = VideoWriter(self.out_dir / "overlays" / f"{self.name}.mp4", capture.fps) if self.options.overlay else None
         show = self.options.show and self._window_possible()
-        previous = self._catch_ctrl_c()
+        previous = self._catch_signals()
         try:
             with open(self.out_dir / "results.jsonl", "wb") as lines:
                 self._loop(capture, lines, overlay, show)
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
             if overlay is not None:
                 overlay.close()  # a live run ends by interruption: what was encoded is kept
             if show:
@@ -178,20 +183,27 @@ class LiveRun:
                 cv2.destroyAllWindows()
         return self.summary
 
-    def _catch_ctrl_c(self):
-        """First Ctrl-C: finish the current frame, then stop (so its line, overlay frame and OpenPose
-        file are all written); a second one interrupts at once.  Returns the previous handler
-        (None off the main thread, where signals cannot be caught)."""
+    def _catch_signals(self) -> dict:
+        """First Ctrl-C or SIGTERM: finish the current frame, then stop (so its line, overlay frame
+        and OpenPose file are all written); a second one interrupts at once.  Returns the previous
+        handlers by signal (none off the main thread, where signals cannot be caught)."""
         if threading.current_thread() is not threading.main_thread():
-            return None
+            return {}
 
         def stop_after_frame(signum, stack) -> None:
+            terminated = signum == signal.SIGTERM
+            if terminated:
+                self.summary.status = 128 + signal.SIGTERM
             if self._stop_requested:
-                raise KeyboardInterrupt
+                raise Terminated() if terminated else KeyboardInterrupt()
             self._stop_requested = True
-            log.warning("%s: stopping after this frame (Ctrl-C again to stop at once)", self.argument)
+            log.warning("%s: stopping after this frame (%s again to stop at once)", self.argument,
+                        "SIGTERM" if terminated else "Ctrl-C")
 
-        return signal.signal(signal.SIGINT, stop_after_frame)
+        return {number: signal.signal(number, stop_after_frame) for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def _stopped_name(self) -> str:
+        return "terminated (SIGTERM)" if self.summary.status else "interrupted"
 
     def _window_possible(self) -> bool:
         if display_available():
@@ -211,7 +223,7 @@ class LiveRun:
         try:
             while options.max_frames is None or self.summary.frames < options.max_frames:
                 if self._stop_requested:
-                    self.summary.ended_by = "interrupted"
+                    self.summary.ended_by = self._stopped_name()
                     return
                 frame = capture.read()
                 if frame is None and not self._reconnect(capture):
@@ -236,8 +248,8 @@ class LiveRun:
                         self.summary.ended_by = "window closed"
                         return
             self.summary.ended_by = "max frames"
-        except KeyboardInterrupt:
-            self.summary.ended_by = "interrupted"
+        except KeyboardInterrupt:  # a second signal: stopped at once, the last frame may be unwritten
+            self.summary.ended_by = self._stopped_name()
 
     def _write(self, lines, frame: np.ndarray, people, index: int, seconds: float) -> None:
         records = [person_to_result(person, index + 1, frame=index, file_name=self.name) for person in people]

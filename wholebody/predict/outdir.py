@@ -1,117 +1,48 @@
 """Owning the ``--out`` folder of a predict run: one run at a time, no debris, no stale overlays.
 
-* **Lock.**  :class:`OutputFolderLock` takes an exclusive ``fcntl.flock`` on ``DIR/.wholebody.lock``
-  (which holds the owner's process id).  A second run into the same folder is refused with a
-  message naming the folder and that process id.  The kernel drops a flock when its process
-  dies, so the lock of a killed run is simply taken over; no guessing from process ids.
+* **Lock.**  :class:`~wholebody.data.folder_lock.OutputFolderLock` (shared with ``train``):
+  a second run into the same folder is refused, naming the other run's process id.
 * **Stale temporary files.**  Outputs are written to hidden temporary files that are renamed
   into place (``wholebody.data.atomic``); a run killed with ``kill -9`` leaves them behind.  With
   the lock held, :func:`remove_stale_temporaries` deletes the ones that match *our* naming only
   (``.results.json.<8 random>.tmp`` ... and, under ``overlays/`` and ``plots3d/``,
-  ``.<name>.png.<8 random>.tmp`` or ``.<name>.<8 random>.mp4``).
+  ``.<name>.png.<8 random>.tmp`` or ``.<name>.<8 random>.mp4``), and the ``.shards-<pid>``
+  scratch folders of ``--workers`` runs whose process is no longer alive.
 * **Manifest.**  ``DIR/.wholebody-outputs.json`` lists the overlay and plot files wholebody wrote
-  there.  :class:`OutputManifest` records the overlays a run will write before it starts (so even
-  a killed run's overlays are known) and the plots it wrote when it ends or is interrupted (their
-  number is not known in advance; ``kill -9`` leaves that run's new plots unlisted).  When a run
+  there.  :class:`OutputManifest` records the overlays and plots a run will write before it
+  writes them (so even a ``kill -9``-ed run's files are known).  When a run
   finishes it deletes the listed files it did not write again, so ``overlays/`` matches
   ``results.json``.  Files not in the manifest (the user's own) are never touched.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Iterable
 
 import orjson
 
 from wholebody.data.atomic import atomic_write_bytes
-from wholebody.data.errors import WholebodyError
+from wholebody.data.folder_lock import LOCK_NAME, OutputFolderBusy, OutputFolderLock  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = ".wholebody.lock"
 MANIFEST_NAME = ".wholebody-outputs.json"
 _RANDOM = r"[a-z0-9_]{8}"  # tempfile.mkstemp's random part
 _TOP_TEMPORARY = re.compile(rf"^\.(results\.json|results_3d\.json|images\.json|{re.escape(MANIFEST_NAME[1:])})"
                             rf"\.{_RANDOM}\.tmp$")
 _FILE_TEMPORARY = re.compile(rf"^\..+\.(png|jpg)\.{_RANDOM}\.tmp$|^\..+\.{_RANDOM}\.mp4$")
+_SHARD_FOLDER = re.compile(r"^\.shards-([1-9][0-9]{0,9})$")  # predict/workers.py's scratch folders
 FILE_FOLDERS = ("overlays", "plots3d")
 
 
-class OutputFolderBusy(WholebodyError):
-    """Another live run holds the lock of the output folder."""
-
-
-class OutputFolderLock:
-    """Exclusive lock on an output folder for the life of a run (a context manager)."""
-
-    def __init__(self, folder: str | os.PathLike) -> None:
-        self.folder = Path(folder)
-        self.path = self.folder / LOCK_NAME
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        try:
-            import fcntl  # POSIX only
-        except ImportError:
-            log.warning("%s: no file locks on this platform; concurrent runs into this folder are not detected",
-                        self.folder)
-            return
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as err:
-                os.close(fd)
-                if err.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):  # some network file systems
-                    log.warning("%s: file locks are not supported here; concurrent runs into this folder "
-                                "are not detected", self.folder)
-                    return
-                if err.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                raise OutputFolderBusy(f"{self.folder}: another wholebody run (process {self._owner()}) is writing "
-                                       "to this folder; wait for it or choose another --out") from None
-            # The previous owner may have deleted the file between our open and flock: then we
-            # hold a lock on a file nobody else can see, so try again on the new one.
-            try:
-                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-
-    def _owner(self) -> str:
-        try:
-            return self.path.read_text().strip() or "unknown"
-        except OSError:
-            return "unknown"
-
-    def release(self) -> None:
-        if self._fd is None:
-            return
-        self.path.unlink(missing_ok=True)  # while still locked, so no one else is using this file
-        os.close(self._fd)
-        self._fd = None
-
-    def __enter__(self) -> "OutputFolderLock":
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Delete temporary files of earlier, killed runs (our naming only); call with the lock held."""
+    """Delete temporary files and scratch folders of earlier, killed runs (our naming only); call
+    with the lock held.  Returns what was removed."""
     folder = Path(folder)
     stale = [p for p in _children(folder) if _TOP_TEMPORARY.match(p.name)]
     for sub in FILE_FOLDERS:
@@ -120,7 +51,39 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
         path.unlink(missing_ok=True)
     if stale:
         log.info("removed %d temporary files left by an interrupted run in %s", len(stale), folder)
-    return stale
+    shard_folders = _stale_shard_folders(folder)
+    for path in shard_folders:
+        shutil.rmtree(path, ignore_errors=True)
+    if shard_folders:
+        log.info("removed %d --workers scratch folders left by a killed run in %s", len(shard_folders), folder)
+    return stale + shard_folders
+
+
+def _stale_shard_folders(folder: Path) -> list[Path]:
+    """``.shards-<pid>`` folders (``predict --workers``) whose process is dead: a live one, even
+    if its PID was reused by another program, is left alone."""
+    found = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    for path in entries:
+        match = _SHARD_FOLDER.match(path.name)
+        if match and path.is_dir() and not path.is_symlink() and not _process_alive(int(match.group(1))):
+            found.append(path)
+    return found
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # exists under another user, or cannot tell: keep its folder
+    return True
 
 
 def _children(folder: Path) -> list[Path]:

@@ -15,8 +15,8 @@ Layout of ``DIR``:
 The three JSON files are streamed into temporary files and renamed into place only when the
 run ends normally; after a crash or Ctrl-C, earlier outputs are left as they were.  Overlays
 and plots are written in the background, each one atomically.  With a ``manifest``
-(:class:`wholebody.predict.outdir.OutputManifest`) every overlay is recorded before it is
-written and every plot once written, and closing the outputs deletes the overlays and plots of
+(:class:`wholebody.predict.outdir.OutputManifest`) every overlay and plot is recorded before
+it is written, and closing the outputs deletes the overlays and plots of
 earlier runs that this run did not write again, so ``overlays/`` matches ``results.json``.
 """
 
@@ -97,11 +97,12 @@ class PredictionOutputs:
             self._expect([path])
             self.tasks.submit(str(path), _write_overlay, path, image, people, self.score_thr, self._wrote)
         if self.plot3d:
-            for k, person in enumerate(people):
-                if any(v is not None for v in person.keypoints_3d.values()):
-                    path = self.out_dir / "plots3d" / f"{item.output_stem}_person{k}.png"
-                    title = f"{item.source.name}, person {k} (metres, camera axes)"
-                    self.tasks.submit(str(path), _write_plot, path, person, title, self.score_thr, self._wrote)
+            plots = {self.out_dir / "plots3d" / f"{item.output_stem}_person{k}.png": (k, person)
+                     for k, person in enumerate(people) if any(v is not None for v in person.keypoints_3d.values())}
+            self._expect(list(plots))  # listed before written, so a kill -9 leaves none unlisted
+            for path, (k, person) in plots.items():
+                title = f"{item.source.name}, person {k} (metres, camera axes)"
+                self.tasks.submit(str(path), _write_plot, path, person, title, self.score_thr, self._wrote)
 
     def overlay_path(self, item: WorkItem) -> Path:
         """Where the overlay of ``item`` goes (PNG for an image, MP4 for a video)."""

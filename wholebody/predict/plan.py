@@ -13,6 +13,7 @@ does not mention gets no boxes (a detector's output simply omits images where it
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath, PurePosixPath
@@ -22,7 +23,7 @@ import numpy as np
 import orjson
 
 from wholebody.data.errors import AnnotationError
-from wholebody.data.inputs import InputSource, iter_inputs, kind_of
+from wholebody.data.inputs import InputSource, iter_inputs, kind_of, unreachable_reason
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,22 @@ def plan_from_coco(folder: str | os.PathLike, coco_path: str | os.PathLike) -> l
             raise AnnotationError(coco_path, image_id, "file_name", "missing or not a string")
         path = Path(folder) / name
         kind = kind_of(path) or "image"
-        source = InputSource(path, name, kind) if path.is_file() else InputSource(path, name, "missing", "no such file")
+        source = InputSource(path, name, kind) if path.is_file() else InputSource(path, name, "missing",
+                                                                                    _not_a_file_reason(path))
         items.append(WorkItem(source, image_id=int(image_id)))
     return _with_output_stems(items)
+
+
+def _not_a_file_reason(path: Path) -> str:
+    """Why a listed image is not a readable file: its real reason (a symlink loop, a folder, a
+    permission), so that "no such file" is said only when there is none."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ENOENT and not path.is_symlink():
+            return "no such file"
+        return unreachable_reason(path)
+    return "a folder, not an image file" if path.is_dir() else "not a regular file"
 
 
 def attach_boxes(items: list[WorkItem], boxes_path: str | os.PathLike, box_thr: float = 0.0) -> list[WorkItem]:

@@ -9,7 +9,7 @@ or an estimator error on one input is reported through ``report(where, reason)``
 ``images.json``, and counted in :attr:`RunSummary.failed`.  Only an estimator that cannot be
 built at all (:class:`EstimatorUnavailable`) ends the run.  The estimator is built on the first
 image that decodes, so a batch of bad files never loads a model.  An image less than
-:data:`MIN_SIDE` pixels wide or high has 0 people (no person fits; the estimators would refuse it).
+:data:`MIN_SIDE` pixels wide or high has 0 people (no person fits; every estimator says the same).
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from wholebody.data.images import DEFAULT_MAX_PIXELS, read_image
 from wholebody.predict.background import map_ahead, read_ahead
 from wholebody.predict.outputs import PredictionOutputs
 from wholebody.predict.plan import WorkItem
-from wholebody.types import Person
+from wholebody.types import MIN_IMAGE_SIDE, Person
 
 log = logging.getLogger(__name__)
 
-MIN_SIDE = 2  # pixels; the part experts refuse narrower images, and no person fits in one anyway
+MIN_SIDE = MIN_IMAGE_SIDE  # pixels; checked here too so that such images never build the estimator
 
 
 class EstimatorUnavailable(WholebodyError):

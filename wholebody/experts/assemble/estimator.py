@@ -38,7 +38,7 @@ from wholebody.experts.landmarks.face import FaceExpert, head_crop
 from wholebody.experts.landmarks.hands import HandExpert, wrist_crop
 from wholebody.experts.landmarks.point_scores import body_part_scores, cap_unseen_scores
 from wholebody.experts.runtime.tflite import default_num_threads
-from wholebody.types import Person
+from wholebody.types import Person, too_small_for_people
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,8 @@ class WholeBodyEstimator:
             one ``Person`` per box whose body the body expert finds, by descending score.
         """
         image = _check_image(image)
+        if too_small_for_people(image):
+            return []  # the 1-pixel rule (wholebody.types.MIN_IMAGE_SIDE), as in predict
         if person_boxes is None:
             detections = as_detections(self.detector(image))
             boxes, box_scores, priors = detections.boxes, detections.scores, detections.keypoints
@@ -330,6 +332,4 @@ def _check_image(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected an RGB image of shape (H, W, 3), got {image.shape}")
     if image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
-    if min(image.shape[:2]) < 2:
-        raise ValueError(f"image too small: {image.shape}")
     return np.ascontiguousarray(image)
