@@ -16,8 +16,8 @@ PARITY_TOLERANCE = 1e-3
 
 
 def run_dope_export(args: argparse.Namespace) -> int:
-    from wholebody.models.dope_export import export_dope_onnx, onnx_parity
-    from wholebody.train.dope_train import load_dope
+    from wholebody.models.dope.export import export_dope_onnx, onnx_parity
+    from wholebody.models.dope.network import load_dope
 
     try:
         model = load_dope(args.model)

@@ -23,8 +23,8 @@ import torch
 from wholebody.data.cocowb import GroundTruth, load_ground_truth
 from wholebody.data.errors import AnnotationError, ImageError
 from wholebody.data.images import read_image
-from wholebody.train.targets import hrnet133_targets, zoomnet_targets
-from wholebody.train.transforms import AugmentConfig, sample_geometry, transform_keypoints, transform_part_valid, warp_image
+from wholebody.train.zoomnet.targets import hrnet133_targets, zoomnet_targets
+from wholebody.models.zoomnet.transforms import AugmentConfig, sample_geometry, transform_keypoints, transform_part_valid, warp_image
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ import torch
 from torch.nn import functional as F
 
 from wholebody.data.adapters.sample import PartInstance
-from wholebody.models.dope import DOPE
-from wholebody.models.dope_heads import encode_poses, join_deltas
-from wholebody.models.dope_layout import PART_NAMES
-from wholebody.models.dope_transform import Geometry
-from wholebody.train.dope_pseudo import PseudoLabels
-from wholebody.train.dope_targets import PartTargets, assign_rois, part_targets
+from wholebody.models.dope.network import DOPE
+from wholebody.models.dope.heads import encode_poses, join_deltas
+from wholebody.models.dope.layout import PART_NAMES
+from wholebody.models.dope.transform import Geometry
+from wholebody.train.dope.pseudo import PseudoLabels
+from wholebody.train.dope.targets import PartTargets, assign_rois, part_targets
 
 
 @dataclass

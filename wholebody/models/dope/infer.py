@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from wholebody.models.dope import DOPE
-from wholebody.models.dope_assembly import assemble
-from wholebody.models.dope_layout import PART_NAMES
-from wholebody.models.dope_post import PartDetection, detect_parts
+from wholebody.models.dope.network import DOPE
+from wholebody.models.dope.assembly import assemble
+from wholebody.models.dope.layout import PART_NAMES
+from wholebody.models.dope.post import PartDetection, detect_parts
 from wholebody.types import Person
 
 

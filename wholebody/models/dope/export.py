@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from wholebody.models.dope import DOPE
-from wholebody.models.dope_layout import PART_NAMES
+from wholebody.models.dope.network import DOPE
+from wholebody.models.dope.layout import PART_NAMES
 
 
 class _RpnGraph(nn.Module):
