@@ -10,7 +10,7 @@ Python; the convolutional work is exported:
   for each part ``<part>_logits`` (R, K + 1) and ``<part>_deltas`` (R, K, 5J), with RoIAlign
   (``grid_sample``) and ``layer4`` inside the graph.
 
-A run then is: transform (``dope_transform``) -> rpn graph -> ``RegionProposalNetwork``'s
+A run then is: transform (``models.dope.transform``) -> rpn graph -> ``RegionProposalNetwork``'s
 decoding and ``select_proposals`` -> heads graph -> ``dope_heads.decode_poses``.
 """
 

@@ -32,7 +32,7 @@ class DopeEstimator:
     Args:
         model: a trained ``DOPE`` (put in eval mode here).
         method: ``"nms"`` (default; the better of the two on crowded COCO images, see
-            ``dope_post``) or ``"ppi"`` (the paper's pose-proposal integration).
+            ``models.dope.post``) or ``"ppi"`` (the paper's pose-proposal integration).
         part_kwargs: per part, threshold overrides for PPI / NMS.
         realtime: the paper's real-time mode (400 px, 50 proposals, fp16 on GPU).
         keep_unassigned: hands and faces attached to no body become people of their own.

@@ -2,16 +2,16 @@
 
 Architecture (Weinzaepfel et al., ECCV 2020, following the public test code):
 
-    image -> ImageNet normalisation + resize (``dope_transform``)
+    image -> ImageNet normalisation + resize (``models.dope.transform``)
           -> ResNet up to ``layer3`` (C4, stride 16)
           -> RPN (15 anchors per cell, ``nn.rpn``) -> proposals
           -> RoIAlign 7x7 (sampling 2, on C4) -> ``layer4`` -> global average pool
           -> per part (body, hand, face): classifier over K anchor poses + background and
-             class-specific 2D+3D regression (``dope_heads``)
+             class-specific 2D+3D regression (``models.dope.heads``)
 
 There is no box refinement: the RPN proposals are the output boxes.  ``forward`` returns the
 raw per-proposal outputs of each image with every box and 2D pose in pixels of the *original*
-image; ``dope_post`` turns them into detections and whole-body people.
+image; ``models.dope.post`` turns them into detections and whole-body people.
 
 Anchor poses live in buffers ``<part>_anchor_poses`` of shape (K, J, 5) (``anchor_poses``) and
 are saved with the state dict.  Real-time mode (``set_realtime``) follows the paper: shorter
@@ -47,7 +47,7 @@ class DOPE(nn.Module):
 
     Args:
         backbone: a ``nn.resnet.ResNet``; ``layer1..3`` make the feature map, ``layer4`` the RoI head.
-        layout: ``"wholebody"`` (default) or ``"paper"`` (``dope_layout``).
+        layout: ``"wholebody"`` (default) or ``"paper"`` (``models.dope.layout``).
         num_anchor_poses: classes per part (hands: both sides, even); default from the layout.
         min_size, max_size: input resize (shorter side, cap on the longer side), pixels.
         anchor_sizes: RPN anchor sizes in input pixels (aspect ratios 0.5, 1, 2).
