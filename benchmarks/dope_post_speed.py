@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wholebody.models import dope_post
-from wholebody.models.dope import dope_resnet50
-from wholebody.models.dope_layout import PART_NAMES
+from wholebody.models.dope import post as dope_post
+from wholebody.models.dope.network import dope_resnet50
+from wholebody.models.dope.layout import PART_NAMES
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 

@@ -18,9 +18,9 @@ import time
 import numpy as np
 import torch
 
-from wholebody.models.dope import dope_resnet50
-from wholebody.models.dope_layout import PART_NAMES
-from wholebody.models.dope_post import detect_parts
+from wholebody.models.dope.network import dope_resnet50
+from wholebody.models.dope.layout import PART_NAMES
+from wholebody.models.dope.post import detect_parts
 
 
 def _sync(device: torch.device) -> None:
@@ -50,8 +50,8 @@ def time_inference(model, image: torch.Tensor, repeats: int, device: torch.devic
 def time_training(model, steps: int, batch: int, device: torch.device) -> float:
     """Images/s of training steps on random images with one random body label each (bf16 on GPU)."""
     from wholebody.data.adapters.sample import PartInstance
-    from wholebody.train.dope_pseudo import PseudoLabels
-    from wholebody.train.dope_step import ImageLabels, compute_losses
+    from wholebody.train.dope.pseudo import PseudoLabels
+    from wholebody.train.dope.step import ImageLabels, compute_losses
 
     rng = np.random.default_rng(0)
     pose = np.stack([np.linspace(100, 300, 23), np.linspace(50, 450, 23)], 1)

@@ -36,8 +36,9 @@ from wholebody.data.adapters.sources import load_source, read_sample_image
 from wholebody.data.cocowb import load_ground_truth, load_results
 from wholebody.data.results import person_to_result
 from wholebody.eval.cocoeval import evaluate
-from wholebody.models.dope_infer import DopeEstimator
-from wholebody.train.dope_train import DopeTrainConfig, fit_model_anchor_poses, load_dope, load_training_data, new_model, train_dope
+from wholebody.models.dope.infer import DopeEstimator
+from wholebody.models.dope.network import load_dope
+from wholebody.train.dope.train import DopeTrainConfig, fit_model_anchor_poses, load_training_data, new_model, train_dope
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 
@@ -76,7 +77,7 @@ def oracle_errors(model, samples) -> dict[str, float]:
     """Regression quality alone: 2D (px) and root-relative 3D (mm) error of the top class at the
     proposal that overlaps the ground-truth body box most (no classification, no PPI)."""
     from wholebody.eval.metrics3d import mpjpe
-    from wholebody.models.dope_infer import image_tensor
+    from wholebody.models.dope.infer import image_tensor
     from wholebody.nn.nms import box_iou
 
     errors2d, errors3d = [], []
@@ -146,7 +147,7 @@ def run(steps: int, chunks: int, out: Path, teacher: bool, min_size: int, lr: fl
     report = {"images": len(samples), "skipped": skipped, "chunks": []}
     first_step = 0
     if extend:
-        from wholebody.train.checkpoint import load_checkpoint
+        from wholebody.models.checkpoints import load_checkpoint
 
         first_step = int(load_checkpoint(out / "last.pt", "dope")["step"])
     else:

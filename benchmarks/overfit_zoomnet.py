@@ -3,7 +3,7 @@
 Proof that data loading, targets, the zoom-in heads, decoding and the evaluator agree end to
 end: trained on ground-truth boxes without geometric augmentation, the network must reproduce
 its own training labels, scored by ``wholebody.eval.cocoeval`` through
-``wholebody.train.evaluate`` (ground-truth person boxes, rescoring; no flip test since the
+``wholebody.train.zoomnet.evaluate`` (ground-truth person boxes, rescoring; no flip test since the
 network never sees a mirrored crop).  Evaluation uses the hand/face boxes ZoomNet decodes from
 its own box maps, so training jitters the ground-truth part boxes given to the zoom-in heads
 (as in real training); the crops themselves never change.
@@ -23,11 +23,11 @@ from pathlib import Path
 import torch
 
 from wholebody.models.registry import build_model
-from wholebody.train.dataset import TopDownDataset, collate, load_training_set
-from wholebody.train.evaluate import evaluate_model, format_stats, mean_keypoint_error
-from wholebody.train.checkpoint import save_checkpoint
-from wholebody.train.losses import LOSSES
-from wholebody.train.transforms import AugmentConfig
+from wholebody.train.zoomnet.dataset import TopDownDataset, collate, load_training_set
+from wholebody.train.zoomnet.evaluate import evaluate_model, format_stats, mean_keypoint_error
+from wholebody.models.checkpoints import save_checkpoint
+from wholebody.train.zoomnet.losses import LOSSES
+from wholebody.models.zoomnet.transforms import AugmentConfig
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "coco_wholebody"
 

@@ -59,9 +59,9 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
 def topdown_step(arch: str, tiny: bool, batch: int, device: torch.device, amp: bool) -> Callable[[], torch.Tensor]:
     """A closure running one training step of ZoomNet / HRNet-133 on replicated fixture crops."""
     from wholebody.models.registry import build_model
-    from wholebody.train.dataset import TopDownDataset, collate, load_training_set
-    from wholebody.train.losses import LOSSES
-    from wholebody.train.transforms import AugmentConfig
+    from wholebody.train.zoomnet.dataset import TopDownDataset, collate, load_training_set
+    from wholebody.train.zoomnet.losses import LOSSES
+    from wholebody.models.zoomnet.transforms import AugmentConfig
 
     data = load_training_set(FIXTURES / "coco_wholebody" / "test_coco_wholebody.json", FIXTURES / "coco_wholebody")
     model = build_model(arch, tiny=tiny).to(device).train()
@@ -88,11 +88,11 @@ def topdown_step(arch: str, tiny: bool, batch: int, device: torch.device, amp: b
 def dope_step(tiny: bool, batch: int, device: torch.device, amp: bool) -> Callable[[], torch.Tensor]:
     """A closure running one DOPE training step on the replicated fixture images and their labels."""
     from wholebody.data.adapters.sources import load_source, read_sample_image
-    from wholebody.models.dope import dope_resnet50, dope_tiny
-    from wholebody.models.dope_layout import get_layout
-    from wholebody.train.dope_pseudo import PseudoLabels, combine
-    from wholebody.train.dope_step import ImageLabels, compute_losses
-    from wholebody.train.dope_train import fit_model_anchor_poses
+    from wholebody.models.dope.network import dope_resnet50, dope_tiny
+    from wholebody.models.dope.layout import get_layout
+    from wholebody.train.dope.pseudo import PseudoLabels, combine
+    from wholebody.train.dope.step import ImageLabels, compute_losses
+    from wholebody.train.dope.train import fit_model_anchor_poses
 
     layout = get_layout("wholebody")
     samples = load_source(f"cocowb={FIXTURES / 'coco_wholebody' / 'test_coco_wholebody.json'}", layout)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from dope_step_reference import nms
-from wholebody.models.dope_post import NMS_IOU, PartDetection, _side, _weighted_mode, pose_boxes
+from wholebody.models.dope.post import NMS_IOU, PartDetection, _side, _weighted_mode, pose_boxes
 from wholebody.nn.nms import box_iou
 
 

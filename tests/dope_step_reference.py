@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from wholebody.models.anchor_poses import assign_anchor_class
-from wholebody.models.dope_heads import encode_poses, join_deltas
-from wholebody.models.dope_layout import PART_NAMES
+from wholebody.models.dope.anchor_poses import assign_anchor_class
+from wholebody.models.dope.heads import encode_poses, join_deltas
+from wholebody.models.dope.layout import PART_NAMES
 from wholebody.nn.anchors import BELOW_LOW_THRESHOLD, BETWEEN_THRESHOLDS
 from wholebody.nn.nms import box_iou
 from wholebody.nn.rpn import clip_boxes

@@ -10,7 +10,7 @@ import pytest
 from wholebody.data.adapters import cocowb, face300w, folder, h3wb, h36m, rhd
 from wholebody.data.adapters.sample import convert_points, pose_box
 from wholebody.data.errors import AnnotationError
-from wholebody.models.dope_layout import PAPER, WB_HAND21, WHOLEBODY
+from wholebody.models.dope.layout import PAPER, WB_HAND21, WHOLEBODY
 from wholebody.schema import DOPE_HAND21
 
 

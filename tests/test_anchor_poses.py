@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from wholebody.models.anchor_poses import assign_anchor_class, fit_anchor_poses, fit_hand_anchor_poses, kmeans, mirror_hand
+from wholebody.models.dope.anchor_poses import assign_anchor_class, fit_anchor_poses, fit_hand_anchor_poses, kmeans, mirror_hand
 
 
 def _two_clusters(n=20, joints=3, seed=0):

@@ -17,7 +17,7 @@ from PIL import Image
 
 from wholebody.cli.main import main
 from wholebody.models.registry import build_model
-from wholebody.train.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from wholebody.models.checkpoints import CheckpointError, load_checkpoint, load_model, save_checkpoint
 
 torch.set_num_threads(1)
 

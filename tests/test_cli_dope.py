@@ -44,7 +44,7 @@ def test_optimisation_flags_default_per_architecture():
     import argparse
 
     from wholebody.cli.train import add_arguments, fill_defaults
-    from wholebody.train.dope_train import DopeTrainConfig
+    from wholebody.train.dope.train import DopeTrainConfig
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

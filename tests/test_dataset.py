@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from wholebody.models.registry import build_model
-from wholebody.train.dataset import TopDownDataset, collate, load_training_set
-from wholebody.train.decode import heatmaps_to_keypoints
-from wholebody.train.transforms import AugmentConfig, keypoints_to_original
+from wholebody.train.zoomnet.dataset import TopDownDataset, collate, load_training_set
+from wholebody.models.zoomnet.decode import heatmaps_to_keypoints
+from wholebody.models.zoomnet.transforms import AugmentConfig, keypoints_to_original
 
 torch.set_num_threads(1)
 

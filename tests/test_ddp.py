@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from wholebody.train.checkpoint import load_checkpoint
+from wholebody.models.checkpoints import load_checkpoint
 
 
 def _free_port() -> int:

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from wholebody.models.dope import dope_tiny
-from wholebody.models.dope_heads import decode_poses
+from wholebody.models.dope.network import dope_tiny
+from wholebody.models.dope.heads import decode_poses
 
 torch.set_num_threads(1)
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from wholebody.models.dope_assembly import NO_MATCH, assemble, assign_faces, assign_hands, hand_size, make_person, probability
-from wholebody.models.dope_layout import PAPER, WHOLEBODY
-from wholebody.models.dope_post import PartDetection
+from wholebody.models.dope.assembly import NO_MATCH, assemble, assign_faces, assign_hands, hand_size, make_person, probability
+from wholebody.models.dope.layout import PAPER, WHOLEBODY
+from wholebody.models.dope.post import PartDetection
 from wholebody.schema import PART_SLICES
 
 LEFT_WRIST, RIGHT_WRIST = WHOLEBODY.body_wrists

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from wholebody.models.dope import dope_tiny
-from wholebody.models.dope_export import export_dope_onnx, onnx_parity
+from wholebody.models.dope.network import dope_tiny
+from wholebody.models.dope.export import export_dope_onnx, onnx_parity
 
 pytest.importorskip("onnxruntime")
 torch.set_num_threads(1)

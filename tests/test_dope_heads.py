@@ -2,7 +2,7 @@
 
 import torch
 
-from wholebody.models.dope_heads import PosePredictor, decode_poses, encode_poses, join_deltas, split_deltas
+from wholebody.models.dope.heads import PosePredictor, decode_poses, encode_poses, join_deltas, split_deltas
 
 
 def test_joint_major_split():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from wholebody.models.dope import dope_tiny
-from wholebody.models.dope_infer import DopeEstimator, image_tensor
+from wholebody.models.dope.network import dope_tiny
+from wholebody.models.dope.infer import DopeEstimator, image_tensor
 
 torch.set_num_threads(1)
 

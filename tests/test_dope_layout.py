@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from wholebody.models.dope_layout import PAPER, WHOLEBODY, get_layout
+from wholebody.models.dope.layout import PAPER, WHOLEBODY, get_layout
 from wholebody.schema import KEYPOINT_NAMES
 
 

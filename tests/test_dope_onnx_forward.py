@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from wholebody.models.dope import dope_tiny
-from wholebody.models.dope_export import export_dope_onnx, head_output_names
-from wholebody.models.dope_heads import decode_poses
-from wholebody.models.dope_layout import PART_NAMES
+from wholebody.models.dope.network import dope_tiny
+from wholebody.models.dope.export import export_dope_onnx, head_output_names
+from wholebody.models.dope.heads import decode_poses
+from wholebody.models.dope.layout import PART_NAMES
 
 onnxruntime = pytest.importorskip("onnxruntime", reason="the ONNX export is checked with onnxruntime (extra 'onnx')")
 torch.set_num_threads(1)

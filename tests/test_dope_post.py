@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from wholebody.models.dope_post import PartDetection, detect_parts, pose_boxes, pose_nms, ppi
+from wholebody.models.dope.post import PartDetection, detect_parts, pose_boxes, pose_nms, ppi
 
 
 def _proposals(boxes, scores, poses2d, poses3d):

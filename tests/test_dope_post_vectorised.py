@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import dope_post_reference as reference
-from wholebody.models import dope_post
-from wholebody.models.dope_post import pose_nms, ppi
+from wholebody.models.dope import post as dope_post
+from wholebody.models.dope.post import pose_nms, ppi
 
 torch.set_num_threads(1)
 
@@ -70,8 +70,8 @@ def test_pose_nms_matches_the_loop(seed):
 
 def test_same_detections_on_network_outputs_of_fixture_images(fixtures_dir):
     from wholebody.data.images import read_image
-    from wholebody.models.dope import dope_tiny
-    from wholebody.models.dope_layout import PART_NAMES
+    from wholebody.models.dope.network import dope_tiny
+    from wholebody.models.dope.layout import PART_NAMES
 
     torch.manual_seed(0)
     model = dope_tiny(min_size=192, max_size=288).eval()

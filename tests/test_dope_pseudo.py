@@ -5,9 +5,9 @@ import pytest
 
 from wholebody.data.adapters.sample import PartInstance, Sample
 from wholebody.data.errors import ImageError
-from wholebody.models.dope_layout import WHOLEBODY
+from wholebody.models.dope.layout import WHOLEBODY
 from wholebody.schema import PART_SLICES
-from wholebody.train.dope_pseudo import combine, load_teacher_cache, person_to_instances, run_teacher, sample_key
+from wholebody.train.dope.pseudo import combine, load_teacher_cache, person_to_instances, run_teacher, sample_key
 from wholebody.types import Person
 
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from wholebody.data.adapters.sample import PartInstance
-from wholebody.models.dope import dope_tiny
-from wholebody.train.dope_pseudo import PseudoLabels
-from wholebody.train.dope_step import ImageLabels, StepConfig, anchor_training_data, compute_losses
+from wholebody.models.dope.network import dope_tiny
+from wholebody.train.dope.pseudo import PseudoLabels
+from wholebody.train.dope.step import ImageLabels, StepConfig, anchor_training_data, compute_losses
 
 torch.set_num_threads(1)
 
@@ -32,7 +32,7 @@ def model():
     for part in ("body", "hand", "face"):
         data = anchor_training_data(labels, part)
         if data:
-            from wholebody.models.anchor_poses import fit_anchor_poses
+            from wholebody.models.dope.anchor_poses import fit_anchor_poses
 
             m.set_anchor_poses(part, fit_anchor_poses(data["pose2d"], data["visible2d"], data["pose3d"], data["visible3d"], 4))
     return m
@@ -67,9 +67,9 @@ def test_regression_target_is_zero_for_a_perfect_anchor():
     box = np.array([10.0, 10.0, 60.0, 110.0])
     pose = box[:2] + anchors[2, :, :2] * (box[2:] - box[:2])
     inst = PartInstance("body", pose, np.ones(23, bool), anchors[2, :, 2:].copy(), np.ones(23, bool), box=box)
-    from wholebody.models.dope_heads import encode_poses
-    from wholebody.models.dope_transform import Geometry
-    from wholebody.train.dope_targets import part_targets
+    from wholebody.models.dope.heads import encode_poses
+    from wholebody.models.dope.transform import Geometry
+    from wholebody.train.dope.targets import part_targets
 
     t = part_targets([inst], "body", anchors, Geometry((128, 160), (128, 160)), 2)
     assert t.classes.item() == 2

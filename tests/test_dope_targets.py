@@ -4,8 +4,8 @@ import numpy as np
 import torch
 
 from wholebody.data.adapters.sample import PartInstance
-from wholebody.models.dope_transform import Geometry
-from wholebody.train.dope_targets import assign_rois, match_rois, part_targets
+from wholebody.models.dope.transform import Geometry
+from wholebody.train.dope.targets import assign_rois, match_rois, part_targets
 
 
 def hand(is_right, x0=0.0):
@@ -30,7 +30,7 @@ def test_match_and_sample_rois():
     rois = torch.tensor([[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 10.0, 19.0], [50.0, 50.0, 60.0, 60.0]] + [[100.0, 100, 110, 110]] * 10)
     assert match_rois(rois, gt).tolist()[:3] == [0, 0, -1]  # IoU 1 and 0.53 positive, 0 background
     assert match_rois(rois, torch.zeros((0, 4))).eq(-1).all()
-    from wholebody.train.dope_targets import PartTargets
+    from wholebody.train.dope.targets import PartTargets
 
     targets = PartTargets(gt, torch.zeros(1, dtype=torch.int64), torch.zeros(1, 2, 2), torch.ones(1, 2, dtype=torch.bool),
                           torch.zeros(1, 2, 3), torch.zeros(1, 2, dtype=torch.bool), torch.ones(1))

@@ -6,9 +6,10 @@ import shutil
 import pytest
 import torch
 
-from wholebody.models.dope_infer import DopeEstimator
-from wholebody.train.checkpoint import CheckpointError, save_checkpoint
-from wholebody.train.dope_train import DopeTrainConfig, load_dope, train_dope
+from wholebody.models.dope.infer import DopeEstimator
+from wholebody.models.checkpoints import CheckpointError, save_checkpoint
+from wholebody.models.dope.network import load_dope
+from wholebody.train.dope.train import DopeTrainConfig, train_dope
 from wholebody.types import Person
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from wholebody.models.dope_transform import IMAGENET_MEAN, IMAGENET_STD, Geometry, ImageTransform, resized_size
+from wholebody.models.dope.transform import IMAGENET_MEAN, IMAGENET_STD, Geometry, ImageTransform, resized_size
 
 
 def test_resized_size_rule():

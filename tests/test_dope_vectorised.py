@@ -17,12 +17,12 @@ import torch
 import dope_step_reference as reference
 from wholebody.data.adapters.sample import PartInstance
 from wholebody.data.adapters.sources import load_source, read_sample_image
-from wholebody.models.dope import dope_tiny
-from wholebody.models.dope_layout import get_layout
+from wholebody.models.dope.network import dope_tiny
+from wholebody.models.dope.layout import get_layout
 from wholebody.nn.anchors import sample_balanced_mask
-from wholebody.train.dope_pseudo import PseudoLabels, combine
-from wholebody.train.dope_step import ImageLabels, StepConfig, compute_losses
-from wholebody.train.dope_train import fit_model_anchor_poses
+from wholebody.train.dope.pseudo import PseudoLabels, combine
+from wholebody.train.dope.step import ImageLabels, StepConfig, compute_losses
+from wholebody.train.dope.train import fit_model_anchor_poses
 from wholebody.train.host_syncs import count_host_syncs
 
 torch.set_num_threads(1)

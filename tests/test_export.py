@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from wholebody.cli.main import main
-from wholebody.models.export import OUTPUT_NAMES, export_onnx
+from wholebody.models.zoomnet.export import OUTPUT_NAMES, export_onnx
 from wholebody.models.registry import build_model
-from wholebody.train.checkpoint import save_checkpoint
+from wholebody.models.checkpoints import save_checkpoint
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (extra 'onnx')")
 pytest.importorskip("onnx", reason="onnx is not installed (extra 'onnx')")

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from wholebody.models.dope import DopeConfig
-from wholebody.models.hrnet133 import HRNet133Config
-from wholebody.models.zoomnet import ZoomNetConfig
+from wholebody.models.dope.network import DopeConfig
+from wholebody.models.zoomnet.hrnet133 import HRNet133Config
+from wholebody.models.zoomnet.network import ZoomNetConfig
 
 
 @pytest.mark.parametrize("config", [ZoomNetConfig(input_size=(128, 96), body_backbone="tiny"),

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from wholebody.models.dope import dope_tiny
-from wholebody.models.dope_infer import DopeEstimator
+from wholebody.models.dope.network import dope_tiny
+from wholebody.models.dope.infer import DopeEstimator
 from wholebody.models.registry import build_model
-from wholebody.models.topdown import TopDownEstimator
-from wholebody.train.checkpoint import save_checkpoint
+from wholebody.models.zoomnet.topdown import TopDownEstimator
+from wholebody.models.checkpoints import save_checkpoint
 from wholebody.types import MIN_IMAGE_SIDE
 
 torch.set_num_threads(1)

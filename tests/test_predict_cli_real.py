@@ -150,7 +150,7 @@ def test_topdown_checkpoint_through_the_cli(fixtures_dir, prepared_detectors, tm
     point mapped back from the crop into the image around that box, part boxes written."""
     pytest.importorskip("torch")
     from wholebody.models.registry import build_model
-    from wholebody.train.checkpoint import save_checkpoint
+    from wholebody.models.checkpoints import save_checkpoint
 
     model = build_model("zoomnet", tiny=True, input_size=(128, 96))
     save_checkpoint(tmp_path / "tiny.pt", {"architecture": "zoomnet", "config": model.config.to_dict(),

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from published_backbones import published_hrnet, random_state, torchvision_resnet50
-from wholebody.models.dope import dope_resnet50
+from wholebody.models.dope.network import dope_resnet50
 from wholebody.models.pretrained import (PretrainedError, backbone_specs, load_pretrained, published_state_dict,
                                          read_published_state)
 from wholebody.models.registry import build_model
@@ -140,7 +140,7 @@ def test_cli_bad_pretrained_file_exits_1_naming_it(tmp_path, capsys, content):
 
 
 def test_old_zoomnet_configs_keep_four_stage1_blocks():
-    from wholebody.models.zoomnet import ZoomNetConfig
+    from wholebody.models.zoomnet.network import ZoomNetConfig
 
     stored = ZoomNetConfig().to_dict()
     assert ZoomNetConfig.from_dict(stored).body_stage1_blocks == 3
@@ -154,7 +154,7 @@ def test_tiny_networks_are_refused(tmp_path):
 
 
 def test_training_starts_from_the_imagenet_weights(fixtures_dir, tmp_path):
-    from wholebody.train.checkpoint import load_checkpoint
+    from wholebody.models.checkpoints import load_checkpoint
     from wholebody.train.loop import TrainConfig, train
 
     published = random_state(published_hrnet(32), 5)

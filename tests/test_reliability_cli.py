@@ -72,9 +72,9 @@ def test_interrupts_held_delays_an_interrupt_to_the_end_of_the_block():
 def test_an_export_that_fails_leaves_no_file(tmp_path, monkeypatch, capsys):
     import torch
 
-    import wholebody.models.export as export
+    import wholebody.models.zoomnet.export as export
     from wholebody.models.registry import build_model
-    from wholebody.train.checkpoint import save_checkpoint
+    from wholebody.models.checkpoints import save_checkpoint
 
     model = build_model("zoomnet", tiny=True, input_size=(64, 48))
     save_checkpoint(tmp_path / "m.pt", {"architecture": "zoomnet", "config": model.config.to_dict(),
@@ -93,9 +93,9 @@ def test_an_export_that_fails_leaves_no_file(tmp_path, monkeypatch, capsys):
 
 
 def test_a_dope_export_that_fails_leaves_no_file(tmp_path, monkeypatch, capsys):
-    import wholebody.models.dope_export as dope_export
-    from wholebody.models.dope import dope_tiny
-    from wholebody.train.checkpoint import save_checkpoint
+    import wholebody.models.dope.export as dope_export
+    from wholebody.models.dope.network import dope_tiny
+    from wholebody.models.checkpoints import save_checkpoint
 
     model = dope_tiny("wholebody", width=8)
     save_checkpoint(tmp_path / "d.pt", {"architecture": "dope", "config": model.config.to_dict(),

@@ -18,8 +18,8 @@ import torch
 import wholebody.train.loop as loop
 from wholebody.cli.main import main
 from wholebody.data.interrupts import Terminated
-from wholebody.train.checkpoint import load_checkpoint
-from wholebody.train.dataset import load_training_set
+from wholebody.models.checkpoints import load_checkpoint
+from wholebody.train.zoomnet.dataset import load_training_set
 from wholebody.train.loop import TrainConfig, train
 
 torch.set_num_threads(1)

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-import wholebody.train.dope_train as dope_train
+import wholebody.train.dope.train as dope_train
 import wholebody.train.loop as loop
 from wholebody.cli.main import main
 from wholebody.data.folder_lock import LOCK_NAME, OutputFolderBusy, OutputFolderLock

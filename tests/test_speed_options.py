@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from wholebody.models.dope import dope_tiny
+from wholebody.models.dope.network import dope_tiny
 from wholebody.models.registry import build_model
 from wholebody.nn.blocks import FrozenBatchNorm2d
 from wholebody.nn.speed import channels_last_input, compile_model, fuse_conv_bn, to_channels_last
@@ -127,8 +127,8 @@ def test_zoomnet_launches_the_same_ops_for_any_batch():
 def test_topdown_estimator_speed_options(tmp_path):
     import numpy as np
 
-    from wholebody.models.topdown import TopDownEstimator, crop_people, predict_crops
-    from wholebody.train.checkpoint import save_checkpoint
+    from wholebody.models.zoomnet.topdown import TopDownEstimator, crop_people, predict_crops
+    from wholebody.models.checkpoints import save_checkpoint
 
     model = randomise_norms(build_model("hrnet133", tiny=True, input_size=SIZE))
     path = tmp_path / "m.pt"
@@ -144,7 +144,7 @@ def test_topdown_estimator_speed_options(tmp_path):
 @pytest.mark.slow
 def test_training_with_channels_last_and_compile(fixtures_dir, tmp_path, monkeypatch):
     import wholebody.train.loop as loop
-    from wholebody.train.checkpoint import load_checkpoint
+    from wholebody.models.checkpoints import load_checkpoint
 
     modes = []
     monkeypatch.setattr(loop, "compile_model", lambda net, mode: modes.append(mode) or compile_model(net, mode, "eager"))
@@ -161,7 +161,7 @@ def test_training_with_channels_last_and_compile(fixtures_dir, tmp_path, monkeyp
 def test_topdown_bf16_inference_runs_convolutions_in_bf16():
     import numpy as np
 
-    from wholebody.models.topdown import crop_people, predict_crops
+    from wholebody.models.zoomnet.topdown import crop_people, predict_crops
 
     model = randomise_norms(build_model("zoomnet", tiny=True, input_size=SIZE))
     dtypes = set()

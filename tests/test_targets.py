@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from wholebody.schema import PART_SLICES
-from wholebody.train.decode import decode_heatmaps
-from wholebody.train.targets import (
+from wholebody.models.zoomnet.decode import decode_heatmaps
+from wholebody.train.zoomnet.targets import (
     gaussian_heatmaps, hrnet133_targets, jitter_box, point_weights, sigma_for, tight_part_box, zoomnet_targets,
 )
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from wholebody.cli.main import main
-from wholebody.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from wholebody.models.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from wholebody.train.loop import TrainConfig, epoch_order, lr_factor, train
 
 torch.set_num_threads(1)

@@ -8,7 +8,7 @@ import torch
 
 from wholebody.data.cocowb import load_ground_truth
 from wholebody.schema import PART_SLICES
-from wholebody.train.transforms import (
+from wholebody.models.zoomnet.transforms import (
     AugmentConfig, CropGeometry, apply_affine, box_to_center_size, crop_matrix, invert_affine, keypoints_to_original,
     sample_geometry, transform_keypoints, transform_part_valid, warp_image,
 )

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from wholebody.models.hrnet133 import hrnet133_tiny
+from wholebody.models.zoomnet.hrnet133 import hrnet133_tiny
 from wholebody.models.registry import build_model
-from wholebody.models.topdown import predict_people
-from wholebody.models.zoomnet import ZoomNetConfig, decode_part_boxes, part_rois, zoomnet_tiny
+from wholebody.models.zoomnet.topdown import predict_people
+from wholebody.models.zoomnet.network import ZoomNetConfig, decode_part_boxes, part_rois, zoomnet_tiny
 from wholebody.schema import PART_SLICES
-from wholebody.train.decode import heatmaps_to_keypoints
-from wholebody.train.targets import gaussian_heatmaps
-from wholebody.train.transforms import apply_affine, box_to_center_size, crop_matrix, keypoints_to_original
+from wholebody.models.zoomnet.decode import heatmaps_to_keypoints
+from wholebody.train.zoomnet.targets import gaussian_heatmaps
+from wholebody.models.zoomnet.transforms import apply_affine, box_to_center_size, crop_matrix, keypoints_to_original
 from wholebody.types import Person
 
 torch.set_num_threads(1)
@@ -129,8 +129,8 @@ def test_registry_round_trips_configs():
 
 
 def test_estimator_protocol_from_a_checkpoint(tmp_path):
-    from wholebody.models.topdown import TopDownEstimator
-    from wholebody.train.checkpoint import save_checkpoint
+    from wholebody.models.zoomnet.topdown import TopDownEstimator
+    from wholebody.models.checkpoints import save_checkpoint
 
     model = build_model("hrnet133", tiny=True, input_size=(64, 48))
     save_checkpoint(tmp_path / "m.pt", {"architecture": "hrnet133", "config": model.config.to_dict(),

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from wholebody.models.topdown import predict_crops
-from wholebody.models.zoomnet import zoomnet_tiny
+from wholebody.models.zoomnet.topdown import predict_crops
+from wholebody.models.zoomnet.network import zoomnet_tiny
 from wholebody.schema import PART_SLICES
-from wholebody.train.transforms import crop_matrix
+from wholebody.models.zoomnet.transforms import crop_matrix
 
 torch.set_num_threads(1)
 

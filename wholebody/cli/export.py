@@ -1,7 +1,7 @@
 """Export a ZoomNet / HRNet-133 checkpoint to ONNX (dynamic number of person crops).
 
 The graph takes (N, 3, H, W) RGB crops in 0..255 and returns the heatmaps (and ZoomNet's part
-RoIs); decode them with wholebody.train.decode.heatmaps_to_keypoints.  With --check the ONNX
+RoIs); decode them with wholebody.models.zoomnet.decode.heatmaps_to_keypoints.  With --check the ONNX
 Runtime output is compared with PyTorch's on random crops.
 Exit status: 0 on success, 1 when the checkpoint cannot be used or the check fails.
 """
@@ -27,7 +27,7 @@ def max_difference(model, onnx_path: str, batch: int = 3) -> float:
     import onnxruntime
     import torch
 
-    from wholebody.models.export import OUTPUT_NAMES
+    from wholebody.models.zoomnet.export import OUTPUT_NAMES
 
     height, width = model.config.input_size
     images = torch.rand(batch, 3, height, width, generator=torch.Generator().manual_seed(0)) * 255
@@ -41,8 +41,8 @@ def max_difference(model, onnx_path: str, batch: int = 3) -> float:
 def run(args: argparse.Namespace) -> int:
     from wholebody.data.atomic import atomic_path
     from wholebody.data.errors import OutputError
-    from wholebody.models.export import export_onnx
-    from wholebody.train.checkpoint import load_checkpoint, load_model
+    from wholebody.models.zoomnet.export import export_onnx
+    from wholebody.models.checkpoints import load_checkpoint, load_model
 
     try:
         is_dope = load_checkpoint(args.model).get("architecture") == "dope"

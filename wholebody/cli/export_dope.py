@@ -36,8 +36,8 @@ def _export_atomically(export, model, onnx: Path, opset: int) -> tuple[Path, Pat
 
 def run_dope_export(args: argparse.Namespace) -> int:
     from wholebody.data.errors import OutputError
-    from wholebody.models.dope_export import export_dope_onnx, onnx_parity
-    from wholebody.train.dope_train import load_dope
+    from wholebody.models.dope.export import export_dope_onnx, onnx_parity
+    from wholebody.models.dope.network import load_dope
 
     try:
         model = load_dope(args.model)

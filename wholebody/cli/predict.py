@@ -55,16 +55,16 @@ def load_estimator(model_path: str | None, detector: str | None = None, face: st
                                   num_threads=model_threads, hand_model=hand_model, hand_mirror=hand_mirror)
     if not Path(model_path).exists():
         raise WholebodyError(f"--model {model_path}: no such file")
-    from wholebody.train.checkpoint import load_checkpoint
+    from wholebody.models.checkpoints import load_checkpoint
 
     architecture = load_checkpoint(model_path).get("architecture")
     if architecture == "dope":
-        from wholebody.models.dope_infer import DopeEstimator
-        from wholebody.train.dope_train import load_dope
+        from wholebody.models.dope.infer import DopeEstimator
+        from wholebody.models.dope.network import load_dope
 
         return DopeEstimator(load_dope(model_path), method=dope_post)
     if architecture in ("zoomnet", "hrnet133"):
-        from wholebody.models.topdown import TopDownEstimator
+        from wholebody.models.zoomnet.topdown import TopDownEstimator
 
         return TopDownEstimator(model_path, detector=person_detector)
     raise WholebodyError(f"--model {model_path}: unknown checkpoint architecture {architecture!r}; "

@@ -72,7 +72,7 @@ TOP_DOWN_DEFAULTS = {"epochs": 210, "batch_size": 64, "lr": 5e-4, "warmup_steps"
 
 
 def _dope_defaults() -> dict:
-    from wholebody.train.dope_train import DopeTrainConfig
+    from wholebody.train.dope.train import DopeTrainConfig
 
     fields = DopeTrainConfig.__dataclass_fields__
     return {name: fields[name].default for name in TOP_DOWN_DEFAULTS}

@@ -36,7 +36,7 @@ def add_dope_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_dope(args: argparse.Namespace) -> int:
-    from wholebody.train.dope_train import DopeTrainConfig, train_dope
+    from wholebody.train.dope.train import DopeTrainConfig, train_dope
 
     if not args.source:
         print("wholebody train dope: give at least one --source KIND=PATH", file=sys.stderr)

@@ -19,13 +19,13 @@ def build_model(architecture: str, config: dict | None = None, tiny: bool = Fals
         input_size: crop ``(height, width)`` when building from scratch.
     """
     if architecture == "zoomnet":
-        from wholebody.models.zoomnet import ZoomNet, ZoomNetConfig, zoomnet, zoomnet_tiny
+        from wholebody.models.zoomnet.network import ZoomNet, ZoomNetConfig, zoomnet, zoomnet_tiny
 
         if config is not None:
             return ZoomNet(ZoomNetConfig.from_dict(config))
         builder = zoomnet_tiny if tiny else zoomnet
     elif architecture == "hrnet133":
-        from wholebody.models.hrnet133 import HRNet133, HRNet133Config, hrnet133, hrnet133_tiny
+        from wholebody.models.zoomnet.hrnet133 import HRNet133, HRNet133Config, hrnet133, hrnet133_tiny
 
         if config is not None:
             return HRNet133(HRNet133Config.from_dict(config))

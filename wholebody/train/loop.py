@@ -34,11 +34,11 @@ from wholebody.data.errors import OutputError
 from wholebody.models.pretrained import load_pretrained
 from wholebody.models.registry import build_model
 from wholebody.nn.speed import channels_last_input, compile_model, to_channels_last
-from wholebody.train.checkpoint import load_checkpoint, save_checkpoint
-from wholebody.train.dataset import TopDownDataset, collate, load_training_set
-from wholebody.train.evaluate import evaluate_model, format_stats
-from wholebody.train.losses import LOSSES
-from wholebody.train.transforms import AugmentConfig
+from wholebody.models.checkpoints import load_checkpoint, save_checkpoint
+from wholebody.train.zoomnet.dataset import TopDownDataset, collate, load_training_set
+from wholebody.train.zoomnet.evaluate import evaluate_model, format_stats
+from wholebody.train.zoomnet.losses import LOSSES
+from wholebody.models.zoomnet.transforms import AugmentConfig
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import numpy as np
 from wholebody.data.adapters.sample import Sample, make_instance, read_json_object, xywh_to_xyxy
 from wholebody.data.cocowb import load_ground_truth
 from wholebody.data.errors import AnnotationError
-from wholebody.models.dope_layout import WB_BODY23, WB_FACE68, WB_HAND21, DopeLayout, get_layout
+from wholebody.models.dope.layout import WB_BODY23, WB_FACE68, WB_HAND21, DopeLayout, get_layout
 from wholebody.schema import PART_SLICES
 
 LABELLED = frozenset({"body", "hand", "face"})
@@ -69,7 +69,7 @@ def load_cocowb(path: str | os.PathLike, layout: str | DopeLayout = "wholebody",
 
 def _good_records(path, errors: list[str]):
     """The ground truth of the valid records and the image ids of the bad ones."""
-    from wholebody.train.dataset import load_training_set
+    from wholebody.train.zoomnet.dataset import load_training_set
 
     data = read_json_object(path)
     checked = load_training_set(path, ".")

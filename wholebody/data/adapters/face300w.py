@@ -13,7 +13,7 @@ import numpy as np
 
 from wholebody.data.adapters.sample import Sample, make_instance, samples_per_image, xywh_to_xyxy
 from wholebody.data.errors import AnnotationError
-from wholebody.models.dope_layout import WB_FACE68, DopeLayout, get_layout
+from wholebody.models.dope.layout import WB_FACE68, DopeLayout, get_layout
 
 
 def _face_keypoints(file: str, ann: dict, images: dict) -> np.ndarray:

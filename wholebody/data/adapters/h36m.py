@@ -25,7 +25,7 @@ import numpy as np
 
 from wholebody.data.adapters.sample import Sample, index_images, make_instance, read_json_object, skip_or_raise
 from wholebody.data.errors import AnnotationError
-from wholebody.models.dope_layout import DopeLayout, get_layout
+from wholebody.models.dope.layout import DopeLayout, get_layout
 from wholebody.schema import KeypointLayout
 
 H36M17 = KeypointLayout(

@@ -24,7 +24,7 @@ import numpy as np
 from wholebody.data.adapters.h36m import NumpyOnlyUnpickler
 from wholebody.data.adapters.sample import Sample, make_instance
 from wholebody.data.errors import AnnotationError
-from wholebody.models.dope_layout import WB_BODY23, WB_FACE68, WB_HAND21, DopeLayout, get_layout
+from wholebody.models.dope.layout import WB_BODY23, WB_FACE68, WB_HAND21, DopeLayout, get_layout
 from wholebody.schema import PART_SLICES
 
 

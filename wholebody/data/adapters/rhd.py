@@ -20,7 +20,7 @@ import numpy as np
 
 from wholebody.data.adapters.sample import Sample, index_images, make_instance, read_json_object, samples_per_image, xywh_to_xyxy
 from wholebody.data.errors import AnnotationError
-from wholebody.models.dope_layout import WB_HAND21, DopeLayout, get_layout
+from wholebody.models.dope.layout import WB_HAND21, DopeLayout, get_layout
 from wholebody.schema import KeypointLayout
 
 MM_PER_M = 1000.0

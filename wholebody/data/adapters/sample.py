@@ -9,7 +9,7 @@ points the dataset's layout lacks are masked out.
 
 ``labelled_parts`` names the parts the dataset annotates *exhaustively* on that image: for those
 the real labels are the ground truth; the other parts are left to the part experts (Eq. 1 of
-DOPE, ``wholebody.train.dope_pseudo``).
+DOPE, ``wholebody.train.dope.pseudo``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import numpy as np
 
 from wholebody.data.adapters.sample import Sample
 from wholebody.data.errors import ImageError
-from wholebody.models.dope_layout import DopeLayout
+from wholebody.models.dope.layout import DopeLayout
 
 SOURCE_KINDS = ("cocowb", "h36m", "h36m_coco", "h3wb", "rhd", "300w", "images")
 

@@ -30,12 +30,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from wholebody.models.dope import DOPE
-from wholebody.models.dope_heads import encode_poses, join_deltas
-from wholebody.models.dope_layout import PART_NAMES
+from wholebody.models.dope.network import DOPE
+from wholebody.models.dope.heads import encode_poses, join_deltas
+from wholebody.models.dope.layout import PART_NAMES
 from wholebody.nn.anchors import sample_balanced_mask
-from wholebody.train.dope_pseudo import PseudoLabels
-from wholebody.train.dope_targets import PartTargets, batch_targets, match_rois_batched
+from wholebody.train.dope.pseudo import PseudoLabels
+from wholebody.train.dope.targets import PartTargets, batch_targets, match_rois_batched
 
 
 @dataclass

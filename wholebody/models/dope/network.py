@@ -2,16 +2,16 @@
 
 Architecture (Weinzaepfel et al., ECCV 2020, following the public test code):
 
-    image -> ImageNet normalisation + resize (``dope_transform``)
+    image -> ImageNet normalisation + resize (``models.dope.transform``)
           -> ResNet up to ``layer3`` (C4, stride 16)
           -> RPN (15 anchors per cell, ``nn.rpn``) -> proposals
           -> RoIAlign 7x7 (sampling 2, on C4) -> ``layer4`` -> global average pool
           -> per part (body, hand, face): classifier over K anchor poses + background and
-             class-specific 2D+3D regression (``dope_heads``)
+             class-specific 2D+3D regression (``models.dope.heads``)
 
 There is no box refinement: the RPN proposals are the output boxes.  ``forward`` returns the
 raw per-proposal outputs of each image with every box and 2D pose in pixels of the *original*
-image; ``dope_post`` turns them into detections and whole-body people.
+image; ``models.dope.post`` turns them into detections and whole-body people.
 
 Anchor poses live in buffers ``<part>_anchor_poses`` of shape (K, J, 5) (``anchor_poses``) and
 are saved with the state dict.  Real-time mode (``set_realtime``) follows the paper: shorter
@@ -20,15 +20,16 @@ side 400 px, 50 proposals, half precision when the model is on a GPU.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
 from wholebody.models.config import StoredConfig
-from wholebody.models.dope_heads import PosePredictor, decode_poses
-from wholebody.models.dope_layout import PART_NAMES, DopeLayout, get_layout
-from wholebody.models.dope_transform import Geometry, ImageTransform
+from wholebody.models.dope.heads import PosePredictor, decode_poses
+from wholebody.models.dope.layout import PART_NAMES, DopeLayout, get_layout
+from wholebody.models.dope.transform import Geometry, ImageTransform
 from wholebody.nn.anchors import AnchorGenerator
 from wholebody.nn.resnet import ResNet, resnet_tiny
 from wholebody.nn.roi_align import roi_align, roi_align_per_image
@@ -46,7 +47,7 @@ class DOPE(nn.Module):
 
     Args:
         backbone: a ``nn.resnet.ResNet``; ``layer1..3`` make the feature map, ``layer4`` the RoI head.
-        layout: ``"wholebody"`` (default) or ``"paper"`` (``dope_layout``).
+        layout: ``"wholebody"`` (default) or ``"paper"`` (``models.dope.layout``).
         num_anchor_poses: classes per part (hands: both sides, even); default from the layout.
         min_size, max_size: input resize (shorter side, cap on the longer side), pixels.
         anchor_sizes: RPN anchor sizes in input pixels (aspect ratios 0.5, 1, 2).
@@ -135,7 +136,7 @@ class DOPE(nn.Module):
         ``<part>_pose2d`` (N, K, J, 2) original pixels, ``<part>_pose3d`` (N, K, J, 3) metres.
         """
         if self.training:
-            raise RuntimeError("DOPE.forward is inference only; training uses wholebody.train.dope_step")
+            raise RuntimeError("DOPE.forward is inference only; training uses wholebody.train.dope.step")
         batch, geometry = self.prepare(images)
         features = self.feature_map(batch)
         proposals, objectness, _ = self.rpn(features, tuple(batch.shape[-2:]), [g.resized_size for g in geometry])
@@ -227,3 +228,16 @@ def dope_tiny(layout: str = "wholebody", num_anchor_poses: dict[str, int] | None
     rpn = RPNSettings(pre_nms_top_n_train=600, post_nms_top_n_train=300, pre_nms_top_n_test=300, post_nms_top_n_test=100)
     return build_dope(DopeConfig("tiny", width, 5, layout, dict(num_anchor_poses or {"body": 4, "hand": 4, "face": 2}),
                                  min_size, max_size, rpn=asdict(rpn)))
+
+
+def load_dope(path: str | os.PathLike, device: str = "cpu") -> DOPE:
+    """A trained DOPE from a checkpoint (another architecture or version is refused), eval mode."""
+    from wholebody.models.checkpoints import CheckpointError, load_checkpoint
+
+    state = load_checkpoint(path, "dope")
+    try:
+        model = build_dope(DopeConfig.from_dict(state["config"]))
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as err:
+        raise CheckpointError(path, f"weights do not fit the stored DOPE config ({err})") from err
+    return model.to(device).eval()

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from wholebody.models.zoomnet import PART_BOXES
-from wholebody.train.decode import heatmaps_to_keypoints, predict_heatmaps
-from wholebody.train.transforms import apply_affine, crop_matrix, box_to_center_size, invert_affine, warp_image
+from wholebody.models.zoomnet.network import PART_BOXES
+from wholebody.models.zoomnet.decode import heatmaps_to_keypoints, predict_heatmaps
+from wholebody.models.zoomnet.transforms import apply_affine, crop_matrix, box_to_center_size, invert_affine, warp_image
 from wholebody.types import Person, too_small_for_people
 
 RESCORE_THRESHOLD = 0.2
@@ -114,7 +114,7 @@ class TopDownEstimator:
                  detector=None, num_threads: int = 1, fuse_bn: bool = False, channels_last: bool = False,
                  bf16: bool = False, compile: str | None = None) -> None:
         from wholebody.nn.speed import compile_model, fuse_conv_bn, to_channels_last
-        from wholebody.train.checkpoint import load_checkpoint, model_from_state, trained_with_flips
+        from wholebody.models.checkpoints import load_checkpoint, model_from_state, trained_with_flips
 
         state = load_checkpoint(checkpoint)
         self.model = model_from_state(state, checkpoint, device)

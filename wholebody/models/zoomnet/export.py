@@ -3,7 +3,7 @@
 Graph input ``images``: (N, 3, H, W) float RGB 0..255 crops of the model's ``input_size``.
 Outputs: HRNet-133 ``wholebody`` heatmaps; ZoomNet ``body``, ``boxes``, ``face``, ``lefthand``,
 ``righthand`` heatmaps and ``rois`` (the part RoIs decoded inside the graph, crop pixels), i.e.
-everything ``wholebody.train.decode.heatmaps_to_keypoints`` needs.  The TorchScript-based
+everything ``wholebody.models.zoomnet.decode.heatmaps_to_keypoints`` needs.  The TorchScript-based
 exporter is used (the dynamo exporter needs ``onnxscript``, which is not a dependency).
 """
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from wholebody.models.zoomnet import NUM_BODY_FOOT, PART_BOXES, part_rois
+from wholebody.models.zoomnet.network import NUM_BODY_FOOT, PART_BOXES, part_rois
 from wholebody.schema import PART_SLICES
 
 VALIDITY_PARTS = ("foot", "face", "lefthand", "righthand")

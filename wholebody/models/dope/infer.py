@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from wholebody.models.dope import DOPE
-from wholebody.models.dope_assembly import assemble
-from wholebody.models.dope_layout import PART_NAMES
-from wholebody.models.dope_post import PartDetection, detect_parts
+from wholebody.models.dope.network import DOPE
+from wholebody.models.dope.assembly import assemble
+from wholebody.models.dope.layout import PART_NAMES
+from wholebody.models.dope.post import PartDetection, detect_parts
 from wholebody.types import Person, too_small_for_people
 
 
@@ -32,7 +32,7 @@ class DopeEstimator:
     Args:
         model: a trained ``DOPE`` (put in eval mode here).
         method: ``"nms"`` (default; the better of the two on crowded COCO images, see
-            ``dope_post``) or ``"ppi"`` (the paper's pose-proposal integration).
+            ``models.dope.post``) or ``"ppi"`` (the paper's pose-proposal integration).
         part_kwargs: per part, threshold overrides for PPI / NMS.
         realtime: the paper's real-time mode (400 px, 50 proposals, fp16 on GPU).
         keep_unassigned: hands and faces attached to no body become people of their own.

@@ -26,7 +26,7 @@ import orjson
 from wholebody.data.adapters.sample import PartInstance, Sample, make_instance
 from wholebody.data.atomic import atomic_write_bytes
 from wholebody.data.errors import AnnotationError, WholebodyError
-from wholebody.models.dope_layout import WB_BODY23, WB_FACE68, WB_HAND21, DopeLayout
+from wholebody.models.dope.layout import WB_BODY23, WB_FACE68, WB_HAND21, DopeLayout
 from wholebody.nn.nms import box_iou
 from wholebody.schema import PART_SLICES
 from wholebody.types import Person

@@ -20,8 +20,8 @@ from wholebody.data.cocowb import load_results, result_entry
 from wholebody.data.errors import ImageError
 from wholebody.data.images import read_image
 from wholebody.eval.cocoeval import evaluate
-from wholebody.models.topdown import crop_people, predict_crops, rescore
-from wholebody.train.dataset import TrainingSet
+from wholebody.models.zoomnet.topdown import crop_people, predict_crops, rescore
+from wholebody.train.zoomnet.dataset import TrainingSet
 
 log = logging.getLogger(__name__)
 

@@ -28,17 +28,13 @@ import torch
 from torch import nn
 
 from wholebody.models.config import StoredConfig
-from wholebody.models.heads import PartHead, make_heatmap_head
+from wholebody.models.zoomnet.decode import decode_heatmaps
+from wholebody.models.zoomnet.heads import PartHead, make_heatmap_head
+from wholebody.models.zoomnet.layout import (BOX_POINTS, IMAGENET_MEAN, IMAGENET_STD, NUM_BODY_FOOT,  # noqa: F401
+                                             PART_BOXES, PART_KEYPOINTS)
 from wholebody.nn.blocks import Bottleneck, conv_norm_relu
 from wholebody.nn.hrnet import hrnet_tiny, hrnet_w32
 from wholebody.nn.roi_align import roi_align_per_image
-
-NUM_BODY_FOOT = 23
-PART_BOXES = ("face", "lefthand", "righthand")
-BOX_POINTS = ("top_left", "top_right", "bottom_left", "bottom_right", "centre")
-PART_KEYPOINTS = {"face": 68, "lefthand": 21, "righthand": 21}
-IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 
 
 @dataclass(frozen=True)
@@ -95,8 +91,6 @@ def decode_part_boxes(box_maps: torch.Tensor, stride: float) -> tuple[torch.Tens
     Returns:
         boxes (B, 3, 4) ``x1, y1, x2, y2`` in crop pixels, scores (B, 3).
     """
-    from wholebody.train.decode import decode_heatmaps  # (that module imports this one's constants)
-
     b, _, h, w = box_maps.shape
     cells, peak = decode_heatmaps(box_maps, "default")
     cells = cells.reshape(b, len(PART_BOXES), len(BOX_POINTS), 2)

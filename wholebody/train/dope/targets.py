@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from wholebody.data.adapters.sample import PartInstance
-from wholebody.models.dope_transform import Geometry
+from wholebody.models.dope.transform import Geometry
 from wholebody.nn.anchors import sample_balanced
 from wholebody.nn.nms import box_iou
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from wholebody.models.dope_layout import DopeLayout
-from wholebody.models.dope_post import POSE_BOX_MARGIN, PartDetection, pose_boxes
+from wholebody.models.dope.layout import DopeLayout
+from wholebody.models.dope.post import POSE_BOX_MARGIN, PartDetection, pose_boxes
 from wholebody.schema import PART_SLICES, hand_to_wholebody, to_wholebody
 from wholebody.types import Person
 

@@ -22,8 +22,8 @@ import torch
 from wholebody.data.cocowb import GroundTruth, load_ground_truth, read_json_file
 from wholebody.data.errors import AnnotationError, ImageError
 from wholebody.data.images import read_image
-from wholebody.train.targets import hrnet133_targets, zoomnet_targets
-from wholebody.train.transforms import AugmentConfig, sample_geometry, transform_keypoints, transform_part_valid, warp_image
+from wholebody.train.zoomnet.targets import hrnet133_targets, zoomnet_targets
+from wholebody.models.zoomnet.transforms import AugmentConfig, sample_geometry, transform_keypoints, transform_part_valid, warp_image
 
 log = logging.getLogger(__name__)
 

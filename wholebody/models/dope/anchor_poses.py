@@ -2,7 +2,7 @@
 
 An anchor pose is stored as a (J, 5) array: columns 0-1 the 2D pose in *box-normalised* units
 (fraction of the part box's width / height, measured from its top-left corner), columns 2-4 the
-3D pose in metres in the part's frame (``dope_layout``).  A part with K classes stores (K, J, 5).
+3D pose in metres in the part's frame (``models.dope.layout``).  A part with K classes stores (K, J, 5).
 
 Clustering runs on the root-relative 3D poses (mean per-joint distance, joints missing in a
 sample are left out of that sample's distances); samples without any 3D are then assigned by

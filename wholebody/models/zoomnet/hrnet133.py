@@ -2,7 +2,7 @@
 
 The pose HRNet-W32 (stem + four stages, highest-resolution output) and a 1x1 conv predict all
 133 COCO-WholeBody heatmaps at 1/4 of the crop (96x72 for the default 384x288 crop).  Input:
-RGB floats 0..255, normalised inside the model; coordinates as in ``wholebody.models.zoomnet``.
+RGB floats 0..255, normalised inside the model; coordinates as in ``wholebody.models.zoomnet.network``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from wholebody.models.config import StoredConfig
-from wholebody.models.heads import make_heatmap_head
-from wholebody.models.zoomnet import IMAGENET_MEAN, IMAGENET_STD
+from wholebody.models.zoomnet.heads import make_heatmap_head
+from wholebody.models.zoomnet.network import IMAGENET_MEAN, IMAGENET_STD
 from wholebody.nn.hrnet import hrnet_tiny, hrnet_w32
 
 NUM_KEYPOINTS = 133

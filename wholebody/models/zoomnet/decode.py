@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from wholebody.models.zoomnet import NUM_BODY_FOOT, PART_BOXES
+from wholebody.models.zoomnet.layout import NUM_BODY_FOOT, PART_BOXES
 from wholebody.schema import COCO_WHOLEBODY, PART_SLICES
 
 FLIP_133 = torch.as_tensor(COCO_WHOLEBODY.flip_permutation())

@@ -10,7 +10,7 @@ Python; the convolutional work is exported:
   for each part ``<part>_logits`` (R, K + 1) and ``<part>_deltas`` (R, K, 5J), with RoIAlign
   (``grid_sample``) and ``layer4`` inside the graph.
 
-A run then is: transform (``dope_transform``) -> rpn graph -> ``RegionProposalNetwork``'s
+A run then is: transform (``models.dope.transform``) -> rpn graph -> ``RegionProposalNetwork``'s
 decoding and ``select_proposals`` -> heads graph -> ``dope_heads.decode_poses``.
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from wholebody.models.dope import DOPE
-from wholebody.models.dope_layout import PART_NAMES
+from wholebody.models.dope.network import DOPE
+from wholebody.models.dope.layout import PART_NAMES
 
 
 class _RpnGraph(nn.Module):

@@ -33,13 +33,13 @@ import torch.distributed as dist
 from wholebody.data.adapters.sample import Sample
 from wholebody.data.adapters.sources import load_source, read_sample_image
 from wholebody.data.errors import WholebodyError
-from wholebody.models.anchor_poses import fit_anchor_poses, fit_hand_anchor_poses
-from wholebody.models.dope import DOPE, DopeConfig, build_dope, dope_resnet50, dope_tiny
-from wholebody.models.dope_layout import PART_NAMES
+from wholebody.models.dope.anchor_poses import fit_anchor_poses, fit_hand_anchor_poses
+from wholebody.models.dope.network import DOPE, build_dope, dope_resnet50, dope_tiny
+from wholebody.models.dope.layout import PART_NAMES
 from wholebody.models.pretrained import load_pretrained
-from wholebody.train.checkpoint import load_checkpoint, save_checkpoint
-from wholebody.train.dope_pseudo import combine, load_teacher_cache, run_teacher, sample_key
-from wholebody.train.dope_step import ImageLabels, StepConfig, anchor_training_data, compute_losses
+from wholebody.models.checkpoints import load_checkpoint, save_checkpoint
+from wholebody.train.dope.pseudo import combine, load_teacher_cache, run_teacher, sample_key
+from wholebody.train.dope.step import ImageLabels, StepConfig, anchor_training_data, compute_losses
 from wholebody.train.loop import _rng_state, count_steps_per_epoch, epoch_order, optimization, prepare_run
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def load_training_data(config: DopeTrainConfig, teacher: Callable | None = None
     else:
         log.warning("no teacher cache at %s and no teacher: training on the real labels only", cache_path)
         people = {}
-    from wholebody.models.dope_layout import get_layout
+    from wholebody.models.dope.layout import get_layout
 
     layout = get_layout(config.layout)
     labels = [ImageLabels(combine(s, people.get(sample_key(s), []), layout, config.min_expert_score), s.labelled_parts)
@@ -248,15 +248,3 @@ def train_dope(config: DopeTrainConfig, teacher: Callable | None = None) -> Dope
         log.warning("%d bad records/images were skipped (first: %s)", len(result.skipped), result.skipped[0])
     return result
 
-
-def load_dope(path: str | os.PathLike, device: str = "cpu") -> DOPE:
-    """A trained DOPE from a checkpoint (another architecture or version is refused), eval mode."""
-    from wholebody.train.checkpoint import CheckpointError
-
-    state = load_checkpoint(path, ARCHITECTURE)
-    try:
-        model = build_dope(DopeConfig.from_dict(state["config"]))
-        model.load_state_dict(state["model"])
-    except (RuntimeError, KeyError, ValueError, TypeError) as err:
-        raise CheckpointError(path, f"weights do not fit the stored DOPE config ({err})") from err
-    return model.to(device).eval()
