@@ -1,0 +1,85 @@
+"""Video identity rules: one id per person through box-size jumps, long gaps and re-entries
+(wholebody.track.PersonTracker), and one body per person when a leg detection found the whole
+person again (wholebody.experts.assemble.duplicates.is_fragment / part_of)."""
+
+from __future__ import annotations
+
+import numpy as np
+from fake_estimator import person_in_box
+
+from wholebody.experts.assemble.duplicates import body_oks, is_fragment, part_of
+from wholebody.track import PersonTracker
+from wholebody.types import Person
+
+
+def _ids(tracker: PersonTracker, frames: list[tuple[int, dict[str, list[float]]]]) -> dict[str, set[int]]:
+    """Track (frame index, {identity: box}) pairs; the set of ids each identity received."""
+    ids: dict[str, set[int]] = {}
+    for index, boxes in frames:
+        names = sorted(boxes)
+        people = tracker.update([person_in_box(np.array(boxes[n], float)) for n in names], index)
+        for name, person in zip(names, people):
+            ids.setdefault(name, set()).add(person.track_id)
+    return ids
+
+
+def test_a_box_that_narrows_for_one_frame_keeps_its_id():
+    # A person turning side-on: the box is 150 px wide, 60 px for one frame, then wide again.
+    # Extrapolating the box's size change gave a negative width and a new id (sports2d demo).
+    widths = [150, 150, 150, 60, 150, 150]
+    frames = [(t, {"a": [300 - w / 2 + 2 * t, 20, w, 250]}) for t, w in enumerate(widths)]
+    ids = _ids(PersonTracker(), frames)
+    assert ids["a"] == {1}, ids
+
+
+def test_a_person_lost_for_46_frames_who_comes_back_nearby_in_another_pose_keeps_the_id():
+    # Standing 250 px tall, lost for 46 frames (a flip in sun glare), back 200 px away crouched.
+    frames = [(t, {"a": [390, 20, 80, 250]}) for t in range(5)]
+    frames.append((51, {"a": [530, 220, 120, 100]}))
+    assert _ids(PersonTracker(), frames)["a"] == {1}
+
+
+def test_a_newcomer_far_from_the_lost_track_gets_a_new_id_and_one_track_takes_one_person():
+    tracker = PersonTracker()
+    first = _ids(tracker, [(t, {"a": [100, 20, 60, 150], "b": [400, 20, 60, 150]}) for t in range(3)])
+    # a is lost; a stranger enters 450 px (3 sizes) from where a was: not a.
+    later = _ids(tracker, [(t, {"b": [400, 20, 60, 150], "stranger": [550, 200, 60, 150]}) for t in range(10, 12)])
+    assert first["a"] == {1} and first["b"] == later["b"] == {2} and later["stranger"] == {3}
+    # Two people appear next to where a was lost: only one of them takes a's id, the nearer one.
+    pair = _ids(tracker, [(20, {"near": [110, 20, 60, 150], "close": [160, 20, 60, 150], "b": [400, 20, 60, 150]})])
+    assert pair["near"] == {1} and pair["close"] == {4} and pair["b"] == {2}
+
+
+def test_a_track_seen_in_the_previous_frame_is_not_re_entered_by_position_alone():
+    # b was matched last frame; a newcomer right beside b must not take b's id through the re-entry rule.
+    tracker = PersonTracker()
+    _ids(tracker, [(t, {"b": [100, 20, 60, 150]}) for t in range(3)])
+    ids = _ids(tracker, [(3, {"newcomer": [600, 20, 60, 150]}), (4, {"b": [100, 20, 60, 150], "newcomer": [600, 20, 60, 150]})])
+    assert ids["b"] == {1} and ids["newcomer"] == {2}
+
+
+def _man(box) -> Person:
+    return person_in_box(np.array(box, float))
+
+
+def test_a_higher_ranked_leg_box_holding_the_whole_man_gives_way_to_his_own_box():
+    man = _man([100, 100, 120, 300])
+    legs = _man([100, 100, 120, 300])
+    legs.keypoints[:17, :2] += [6.0, 8.0]  # the same man found again from a crop of his legs
+    legs.bbox = np.array([100.0, 260.0, 120.0, 140.0])  # the leg detector's box: under half of his
+    assert body_oks(legs.keypoints, man.keypoints) > 0.3
+    assert is_fragment(legs, 0.9, man, 0.5)  # ranks higher, still a fragment: the skeletons coincide
+    child = _man([130, 280, 50, 110])  # a small person in front: inside his box, own points
+    assert body_oks(child.keypoints, man.keypoints) < 0.3
+    assert not is_fragment(child, 0.9, man, 0.5)
+    assert is_fragment(child, 0.4, man, 0.5)  # the old rule for a lower-ranked fragment is unchanged
+
+
+def test_a_fragment_whose_ankles_reach_below_the_larger_skeleton_is_still_a_fragment():
+    man = _man([100, 100, 120, 300])
+    man.keypoints[15:17, 2] = 0.0  # his own skeleton stops short of his feet (ankles unseen)
+    legs = _man([120, 230, 80, 100])  # a squashed body on his lower half
+    legs.keypoints[15:17, 1] = 395.0  # its ankles below his knees' extent but inside his box
+    assert part_of(legs.keypoints, legs.bbox, man.keypoints, man.bbox)
+    legs.keypoints[:6, 0] += 200.0  # six points outside his box: a neighbour, not a fragment
+    assert not part_of(legs.keypoints, legs.bbox, man.keypoints, man.bbox)
