@@ -23,12 +23,13 @@ def _ids(tracker: PersonTracker, frames: list[tuple[int, dict[str, list[float]]]
     return ids
 
 
-def test_a_box_that_narrows_for_one_frame_keeps_its_id():
-    # A person turning side-on: the box is 150 px wide, 60 px for one frame, then wide again.
-    # Extrapolating the box's size change gave a negative width and a new id (sports2d demo).
-    widths = [150, 150, 150, 60, 150, 150]
-    frames = [(t, {"a": [300 - w / 2 + 2 * t, 20, w, 250]}) for t, w in enumerate(widths)]
-    ids = _ids(PersonTracker(), frames)
+def test_a_box_that_narrowed_before_a_gap_is_predicted_with_its_size_not_a_negative_width():
+    # A person running 30 px a frame turns side-on (150 -> 60 px wide) and is missed for two frames.
+    # Extrapolating the box's size change gave a negative width that matched nothing: a new id
+    # (sports2d demo).  The re-entry rule is off here to test the prediction alone.
+    widths = {0: 150, 1: 150, 2: 150, 3: 60, 6: 150, 7: 150}
+    frames = [(t, {"a": [200 + 30 * t - w / 2, 20, w, 250]}) for t, w in widths.items()]
+    ids = _ids(PersonTracker(reenter_distance=0.0), frames)
     assert ids["a"] == {1}, ids
 
 
@@ -45,16 +46,18 @@ def test_a_newcomer_far_from_the_lost_track_gets_a_new_id_and_one_track_takes_on
     # a is lost; a stranger enters 450 px (3 sizes) from where a was: not a.
     later = _ids(tracker, [(t, {"b": [400, 20, 60, 150], "stranger": [550, 200, 60, 150]}) for t in range(10, 12)])
     assert first["a"] == {1} and first["b"] == later["b"] == {2} and later["stranger"] == {3}
-    # Two people appear next to where a was lost: only one of them takes a's id, the nearer one.
-    pair = _ids(tracker, [(20, {"near": [110, 20, 60, 150], "close": [160, 20, 60, 150], "b": [400, 20, 60, 150]})])
+    # Two people appear beside where a was lost (no box overlap): only one takes a's id, the nearer.
+    pair = _ids(tracker, [(20, {"near": [160, 20, 60, 150], "close": [200, 20, 60, 150], "b": [400, 20, 60, 150]})])
     assert pair["near"] == {1} and pair["close"] == {4} and pair["b"] == {2}
 
 
-def test_a_track_seen_in_the_previous_frame_is_not_re_entered_by_position_alone():
-    # b was matched last frame; a newcomer right beside b must not take b's id through the re-entry rule.
+def test_a_track_missed_for_one_frame_is_not_re_entered_by_position_alone():
+    # b is missed in frame 3 while a newcomer appears beside b's place; b is back in frame 4.  A one-frame
+    # gap is the similarity's to bridge: the newcomer must not take b's id by position.
     tracker = PersonTracker()
     _ids(tracker, [(t, {"b": [100, 20, 60, 150]}) for t in range(3)])
-    ids = _ids(tracker, [(3, {"newcomer": [600, 20, 60, 150]}), (4, {"b": [100, 20, 60, 150], "newcomer": [600, 20, 60, 150]})])
+    ids = _ids(tracker, [(3, {"newcomer": [170, 20, 60, 150]}),
+                         (4, {"b": [100, 20, 60, 150], "newcomer": [170, 20, 60, 150]})])
     assert ids["b"] == {1} and ids["newcomer"] == {2}
 
 
@@ -81,5 +84,5 @@ def test_a_fragment_whose_ankles_reach_below_the_larger_skeleton_is_still_a_frag
     legs = _man([120, 230, 80, 100])  # a squashed body on his lower half
     legs.keypoints[15:17, 1] = 395.0  # its ankles below his knees' extent but inside his box
     assert part_of(legs.keypoints, legs.bbox, man.keypoints, man.bbox)
-    legs.keypoints[:6, 0] += 200.0  # six points outside his box: a neighbour, not a fragment
+    legs.keypoints[:2, 0] += 200.0  # two points (13 of 17 still inside) beyond his box: a neighbour's
     assert not part_of(legs.keypoints, legs.bbox, man.keypoints, man.bbox)
