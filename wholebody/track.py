@@ -157,6 +157,8 @@ class PersonTracker:
         for ti, track in enumerate(self._tracks):
             predicted_keypoints, predicted_box = track.predicted(frame)
             for pi, person in enumerate(people):
+                # The last pose and box too: when a box shrinks fast (a person leaving at the image
+                # edge) the constant-velocity prediction overshoots while the last box still fits.
                 similarity = max(self._similarity(predicted_keypoints, predicted_box, person.keypoints, boxes[pi]),
                                  self._similarity(track.keypoints, track.box, person.keypoints, boxes[pi]))
                 if similarity >= self.min_similarity:
