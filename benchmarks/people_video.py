@@ -4,7 +4,7 @@
 
 Runs the part-expert estimator (body only: no hands or face, which do not change who is found)
 on consecutive frames with ``track.PersonTracker`` and the video carry-over the ``predict``
-runner uses (``track.carry_boxes`` -> ``WholeBodyEstimator(carry=...)``).  Prints one JSON line:
+runner uses (``track.CarryOver`` -> ``WholeBodyEstimator(carry=...)``).  Prints one JSON line:
 how many people were found per frame, and per track id the frames it covers (first, last,
 count) and its mean box centre (pixels of the resized frame), from which the reader tells who
 is who.  ``--expect N`` adds the fraction of N people found per frame (extra people not counted).
@@ -33,10 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     from wholebody.experts import WholeBodyEstimator
-    from wholebody.track import PersonTracker, carry_boxes
+    from wholebody.track import CarryOver, PersonTracker
 
     estimator = WholeBodyEstimator(face=None, hand_zoom=False, num_threads=1)
-    tracker = PersonTracker()
+    tracker, carry_over = PersonTracker(), CarryOver()
     capture = cv2.VideoCapture(args.video)
     capture.set(cv2.CAP_PROP_POS_FRAMES, args.start)
     carry, counts, frames_of = None, [], collections.defaultdict(list)
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
         people = estimator(rgb, carry=None if args.no_carry else carry)
         tracker.update(people, index)
-        carry = carry_boxes(people)
+        carry = carry_over.update(people, index)
         counts.append(len(people))
         dumped.append((index, [p.bbox for p in people], [p.keypoints[:23] for p in people],
                        [p.track_id for p in people]))

@@ -95,3 +95,36 @@ def test_a_person_leaving_at_the_image_edge_keeps_the_id_while_the_box_shrinks()
     boxes = [[3, 286, 72, 212], [6, 281, 48, 220], [0, 274, 35, 169], [1, 270, 34, 154], [7, 287, 13, 144]]
     ids = _ids(PersonTracker(reenter_distance=0.0), [(197 + t, {"a": box}) for t, box in enumerate(boxes)])
     assert ids["a"] == {1}, ids
+
+
+def test_carry_over_retries_a_lost_persons_last_box_for_hold_frames():
+    from wholebody.track import CarryOver
+
+    carry = CarryOver(hold=3)
+    here = [_man([100, 20, 60, 150])]
+    boxes, _ = carry.update(here, 0)
+    assert len(boxes) == 1
+    for frame in (1, 2, 3, 4):  # lost in frame 1: its last box is offered for frames 2-4, not 5
+        boxes, scores = carry.update([], frame)
+        assert len(boxes) == (1 if frame < 4 else 0), frame
+    np.testing.assert_allclose(carry.update(here, 5)[0], carry_boxes_of(here))
+    carry.update([], 6)  # lost again in frame 6, found again in 7: the lost box is still retried in 8
+    boxes, _ = carry.update(here, 7)
+    assert len(boxes) == 2
+
+
+def carry_boxes_of(people):
+    from wholebody.track import carry_boxes
+
+    return carry_boxes(people)[0]
+
+
+def test_a_carried_body_on_a_person_already_found_is_recognised_and_a_neighbour_is_not():
+    from wholebody.experts.assemble.carry import lands_on_found
+
+    found = [_man([100, 20, 60, 150])]
+    again = _man([104, 26, 56, 140])  # a lost box's crop found the same man
+    neighbour = _man([170, 20, 60, 150])
+    assert lands_on_found(again, found)
+    assert not lands_on_found(neighbour, found)
+    assert not lands_on_found(again, [])

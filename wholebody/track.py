@@ -82,6 +82,38 @@ def carry_boxes(people: Sequence[Person], score_thr: float = 0.3) -> tuple[np.nd
     return follow_boxes(people, score_thr)
 
 
+class CarryOver:
+    """Boxes to re-crop in the next frame (``WholeBodyEstimator(carry=...)``): this frame's people
+    (``carry_boxes``) plus, for ``hold`` frames, the last box of each person who vanished.
+
+    The landmark model's presence can dip below the estimator's floor for a frame (the sports2d
+    demo: a backlit man on a box scored 0.07 in frame 143 and 1.0 in the same box in frame 146),
+    and carry-over from the previous frame alone then never tries again: he was lost for 45
+    frames.  A box whose person is not found in the next frame is retried for ``hold`` frames,
+    also after the person is found again nearby (a re-found person may vanish again the next
+    frame, and the box where they were last found whole is the one most likely to work).  Costs
+    one body-model run per retried box per frame.  Boxes ``[x, y, w, h]``, pixels.
+    """
+
+    def __init__(self, hold: int = 15, score_thr: float = 0.3) -> None:
+        self.hold, self.score_thr = hold, score_thr
+        self._current: list[tuple[np.ndarray, float]] = []  # the last frame's people
+        self._lost: list[tuple[np.ndarray, float, int]] = []  # (box, score, frame it was lost in)
+
+    def update(self, people: Sequence[Person], frame: int) -> tuple[np.ndarray, np.ndarray]:
+        """Record the people of frame ``frame``; return (M, 4) boxes and (M,) scores for the next frame."""
+        from wholebody.experts.detect.people import same_person
+
+        boxes, scores = carry_boxes(people, self.score_thr)
+        self._lost += [(box, score, frame) for box, score in self._current
+                       if not any(same_person(box, own) for own in boxes)]
+        self._lost = [lost for lost in self._lost if frame - lost[2] < self.hold]
+        self._current = [(box, float(score)) for box, score in zip(boxes, scores)]
+        every = [(box, score) for box, score in self._current] + [(box, score) for box, score, _ in self._lost]
+        return (np.array([b for b, _ in every], dtype=np.float64).reshape(-1, 4),
+                np.array([s for _, s in every], dtype=np.float64))
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two ``[x, y, w, h]`` boxes (0 when either is empty)."""
     x1, y1 = max(a[0], b[0]), max(a[1], b[1])
