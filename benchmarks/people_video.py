@@ -1,6 +1,6 @@
 """People found per frame and track ids per person on a video, with and without carry-over.
 
-    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/people_video.py VIDEO [--frames N] [--step S] [--no-carry]
+    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/people_video.py VIDEO [--frames N] [--no-carry] [--dump F.npz]
 
 Runs the part-expert estimator (body only: no hands or face, which do not change who is found)
 on consecutive frames with ``track.PersonTracker`` and the video carry-over the ``predict``
@@ -8,6 +8,8 @@ runner uses (``track.CarryOver`` -> ``WholeBodyEstimator(carry=...)``).  Prints 
 how many people were found per frame, and per track id the frames it covers (first, last,
 count) and its mean box centre (pixels of the resized frame), from which the reader tells who
 is who.  ``--expect N`` adds the fraction of N people found per frame (extra people not counted).
+``--dump`` writes every person of every frame (frame, track id, box, 23 body + foot points) to
+an ``.npz`` so tracking rules can be replayed and overlays drawn without re-running the models.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ def _dump(path: str, dumped: list) -> None:
             for b, k, t in zip(boxes, points, ids)]
     with atomic_open(path, "wb") as handle:
         np.savez(handle, frame=np.array([r[0] for r in rows], int), track=np.array([r[1] for r in rows], int),
-                 box=np.array([r[2] for r in rows]).reshape(-1, 4), points=np.array([r[3] for r in rows]).reshape(-1, 23, 3))
+                 box=np.array([r[2] for r in rows]).reshape(-1, 4),
+                 points=np.array([r[3] for r in rows]).reshape(-1, 23, 3))
 
 
 if __name__ == "__main__":
