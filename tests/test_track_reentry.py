@@ -72,6 +72,8 @@ def test_a_higher_ranked_leg_box_holding_the_whole_man_gives_way_to_his_own_box(
     legs.bbox = np.array([100.0, 260.0, 120.0, 140.0])  # the leg detector's box: under half of his
     assert body_oks(legs.keypoints, man.keypoints) > 0.3
     assert is_fragment(legs, 0.9, man, 0.5)  # ranks higher, still a fragment: the skeletons coincide
+    legs.bbox = np.array([100.0, 220.0, 120.0, 180.0])  # 60 % of his box (pose2sim: 53-62 %)
+    assert is_fragment(legs, 0.9, man, 0.5)
     child = _man([130, 280, 50, 110])  # a small person in front: inside his box, own points
     assert body_oks(child.keypoints, man.keypoints) < 0.3
     assert not is_fragment(child, 0.9, man, 0.5)
