@@ -1,13 +1,15 @@
 """People found per frame and track ids per person on a video, with and without carry-over.
 
-    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/people_video.py VIDEO [--frames N] [--step S] [--no-carry]
+    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/people_video.py VIDEO [--frames N] [--no-carry] [--dump F.npz]
 
 Runs the part-expert estimator (body only: no hands or face, which do not change who is found)
 on consecutive frames with ``track.PersonTracker`` and the video carry-over the ``predict``
-runner uses (``track.carry_boxes`` -> ``WholeBodyEstimator(carry=...)``).  Prints one JSON line:
+runner uses (``track.CarryOver`` -> ``WholeBodyEstimator(carry=...)``).  Prints one JSON line:
 how many people were found per frame, and per track id the frames it covers (first, last,
 count) and its mean box centre (pixels of the resized frame), from which the reader tells who
 is who.  ``--expect N`` adds the fraction of N people found per frame (extra people not counted).
+``--dump`` writes every person of every frame (frame, track id, box, 23 body + foot points) to
+an ``.npz`` so tracking rules can be replayed and overlays drawn without re-running the models.
 """
 
 from __future__ import annotations
@@ -28,17 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expect", type=int, default=None, help="people visible in every frame (counted by eye)")
     parser.add_argument("--no-carry", action="store_true")
     parser.add_argument("--max-side", type=int, default=960, help="frames are resized to this longer side")
+    parser.add_argument("--dump", default=None, help="write each frame's people (boxes, body points, ids) to this .npz")
     args = parser.parse_args(argv)
     import cv2
 
     from wholebody.experts import WholeBodyEstimator
-    from wholebody.track import PersonTracker, carry_boxes
+    from wholebody.track import CarryOver, PersonTracker
 
     estimator = WholeBodyEstimator(face=None, hand_zoom=False, num_threads=1)
-    tracker = PersonTracker()
+    tracker, carry_over = PersonTracker(), CarryOver()
     capture = cv2.VideoCapture(args.video)
     capture.set(cv2.CAP_PROP_POS_FRAMES, args.start)
     carry, counts, frames_of = None, [], collections.defaultdict(list)
+    dumped = []  # per frame: (frame index, person boxes, 23 body + foot points, track ids)
     centres = collections.defaultdict(list)
     start = time.perf_counter()
     for index in range(args.start, args.start + args.frames):
@@ -51,8 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
         people = estimator(rgb, carry=None if args.no_carry else carry)
         tracker.update(people, index)
-        carry = carry_boxes(people)
+        carry = carry_over.update(people, index)
         counts.append(len(people))
+        dumped.append((index, [p.bbox for p in people], [p.keypoints[:23] for p in people],
+                       [p.track_id for p in people]))
         for person in people:
             frames_of[person.track_id].append(index)
             centres[person.track_id].append(person.bbox[:2] + person.bbox[2:] / 2)
@@ -66,7 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.expect:
         out["found_fraction"] = round(sum(min(c, args.expect) for c in counts) / (args.expect * max(len(counts), 1)), 3)
     print(json.dumps(out))
+    if args.dump:
+        _dump(args.dump, dumped)
     return 0
+
+
+def _dump(path: str, dumped: list) -> None:
+    """Flat arrays, one row per person: frame, track id, box (4), 23 points (x, y, score)."""
+    from wholebody.data.atomic import atomic_open
+
+    rows = [(f, t, np.asarray(b, float), np.asarray(k, float)) for f, boxes, points, ids in dumped
+            for b, k, t in zip(boxes, points, ids)]
+    with atomic_open(path, "wb") as handle:
+        np.savez(handle, frame=np.array([r[0] for r in rows], int), track=np.array([r[1] for r in rows], int),
+                 box=np.array([r[2] for r in rows]).reshape(-1, 4),
+                 points=np.array([r[3] for r in rows]).reshape(-1, 23, 3))
 
 
 if __name__ == "__main__":

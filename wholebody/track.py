@@ -5,8 +5,11 @@ box IoU and keypoint OKS (COCO-WholeBody sigmas) against each track's *predicted
 pose + constant velocity x frames elapsed), so two people who cross keep their IDs.  Matching
 is greedy, best pair first (with a handful of people per frame it agrees with the optimal
 assignment except in near-ties, and needs no extra dependency).  A track survives
-``max_missed`` frames without a match (45: a person who leaves and re-enters within 1.5 s at
-30 fps keeps the ID when the position fits); a person matched to none gets a new ID (1, 2, ...).
+``max_missed`` frames without a match (60: a person who leaves and re-enters within 2 s at
+30 fps keeps the ID when the position fits: a track lost for more than a frame takes an
+unmatched person whose box centre is within about one person size of where it was last seen,
+however the pose changed); a person matched to none gets a new ID (1, 2, ...).  Matching is one
+to one, so one person never gets two tracks in a frame.
 A lost track's pose is extrapolated for at most ``EXTRAPOLATE_FRAMES`` frames and then waits
 where it was last heading, so a re-entry is matched near where the person left, not where a
 constant velocity would have carried them over a second.
@@ -79,6 +82,38 @@ def carry_boxes(people: Sequence[Person], score_thr: float = 0.3) -> tuple[np.nd
     return follow_boxes(people, score_thr)
 
 
+class CarryOver:
+    """Boxes to re-crop in the next frame (``WholeBodyEstimator(carry=...)``): this frame's people
+    (``carry_boxes``) plus, for ``hold`` frames, the last box of each person who vanished.
+
+    The landmark model's presence can dip below the estimator's floor for a frame (the sports2d
+    demo: a backlit man on a box scored 0.07 in frame 143 and 1.0 in the same box in frame 146),
+    and carry-over from the previous frame alone then never tries again: he was lost for 45
+    frames.  A box whose person is not found in the next frame is retried for ``hold`` frames,
+    also after the person is found again nearby (a re-found person may vanish again the next
+    frame, and the box where they were last found whole is the one most likely to work).  Costs
+    one body-model run per retried box per frame.  Boxes ``[x, y, w, h]``, pixels.
+    """
+
+    def __init__(self, hold: int = 15, score_thr: float = 0.3) -> None:
+        self.hold, self.score_thr = hold, score_thr
+        self._current: list[tuple[np.ndarray, float]] = []  # the last frame's people
+        self._lost: list[tuple[np.ndarray, float, int]] = []  # (box, score, frame it was lost in)
+
+    def update(self, people: Sequence[Person], frame: int) -> tuple[np.ndarray, np.ndarray]:
+        """Record the people of frame ``frame``; return (M, 4) boxes and (M,) scores for the next frame."""
+        from wholebody.experts.detect.people import same_person
+
+        boxes, scores = carry_boxes(people, self.score_thr)
+        self._lost += [(box, score, frame) for box, score in self._current
+                       if not any(same_person(box, own) for own in boxes)]
+        self._lost = [lost for lost in self._lost if frame - lost[2] < self.hold]
+        self._current = [(box, float(score)) for box, score in zip(boxes, scores)]
+        every = [(box, score) for box, score in self._current] + [(box, score) for box, score, _ in self._lost]
+        return (np.array([b for b, _ in every], dtype=np.float64).reshape(-1, 4),
+                np.array([s for _, s in every], dtype=np.float64))
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two ``[x, y, w, h]`` boxes (0 when either is empty)."""
     x1, y1 = max(a[0], b[0]), max(a[1], b[1])
@@ -107,10 +142,19 @@ class _Track:
     box_velocity: np.ndarray  # (4,) per frame
 
     def predicted(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        """The pose and box expected at ``frame``: the last ones moved by their velocity.
+
+        The box keeps its last size and only its centre moves: a box whose size jumped for
+        one frame (a person turning side-on, an odd crop) would otherwise be extrapolated to
+        a negative width and match nothing (sports2d demo: the man on the box changed id twice).
+        """
         steps = min(frame - self.frame, EXTRAPOLATE_FRAMES)
         keypoints = self.keypoints.copy()
         keypoints[:, :2] += self.velocity * steps
-        return keypoints, self.box + self.box_velocity * steps
+        centre_velocity = self.box_velocity[:2] + self.box_velocity[2:] / 2
+        box = self.box.copy()
+        box[:2] += centre_velocity * steps
+        return keypoints, box
 
 
 class PersonTracker:
@@ -119,13 +163,16 @@ class PersonTracker:
     Args:
         iou_weight: weight of box IoU in the similarity; the rest is keypoint OKS.
         min_similarity: a pair less similar than this is not matched.
-        max_missed: frames a track may go unmatched before its ID is retired.
+        max_missed: frames a track may go unmatched before its ID is retired (60: 2 s at 30 fps;
+            the sports2d man was lost for 46 frames in sun glare during a flip).
+        reenter_distance: a track lost for more than a frame takes an unmatched person whose box
+            centre is within this many box sizes (larger side) of its last one (``_re_entries``).
         score_thr: keypoints above this score take part in OKS and velocity.
     """
 
-    def __init__(self, iou_weight: float = 0.5, min_similarity: float = 0.2, max_missed: int = 45,
-                 score_thr: float = 0.3) -> None:
-        self.iou_weight, self.min_similarity = iou_weight, min_similarity
+    def __init__(self, iou_weight: float = 0.5, min_similarity: float = 0.2, max_missed: int = 60,
+                 score_thr: float = 0.3, reenter_distance: float = 1.0) -> None:
+        self.iou_weight, self.min_similarity, self.reenter_distance = iou_weight, min_similarity, reenter_distance
         self.max_missed, self.score_thr = max_missed, score_thr
         self._tracks: list[_Track] = []
         self._next_id = 1
@@ -142,7 +189,10 @@ class PersonTracker:
         for ti, track in enumerate(self._tracks):
             predicted_keypoints, predicted_box = track.predicted(frame)
             for pi, person in enumerate(people):
-                similarity = self._similarity(predicted_keypoints, predicted_box, person.keypoints, boxes[pi])
+                # The last pose and box too: when a box shrinks fast (a person leaving at the image
+                # edge) the constant-velocity prediction overshoots while the last box still fits.
+                similarity = max(self._similarity(predicted_keypoints, predicted_box, person.keypoints, boxes[pi]),
+                                 self._similarity(track.keypoints, track.box, person.keypoints, boxes[pi]))
                 if similarity >= self.min_similarity:
                     pairs.append((similarity, ti, pi))
         matched_tracks, matched_people = set(), set()
@@ -152,10 +202,37 @@ class PersonTracker:
             matched_tracks.add(ti)
             matched_people.add(pi)
             self._advance(self._tracks[ti], people[pi], boxes[pi], frame)
+        for ti, pi in self._re_entries(people, boxes, frame, matched_tracks, matched_people):
+            self._advance(self._tracks[ti], people[pi], boxes[pi], frame)
         for pi, person in enumerate(people):
             if pi not in matched_people:
                 self._start(person, boxes[pi], frame)
         return people
+
+    def _re_entries(self, people, boxes, frame: int, matched_tracks: set, matched_people: set) -> list:
+        """(track, person) pairs for people no track matched and tracks lost for more than one frame whose
+        last box centre is within ``reenter_distance`` x the larger side of the two boxes, nearest first,
+        one to one (both sets are updated).  A person who vanished (occluded, lost in glare, a flip)
+        and comes back where they left or nearby keeps their id although pose and box changed."""
+        pairs = []
+        for ti, track in enumerate(self._tracks):
+            if ti in matched_tracks or frame - track.frame < 2:
+                continue
+            centre = track.box[:2] + track.box[2:] / 2
+            for pi in range(len(people)):
+                if pi in matched_people:
+                    continue
+                size = max(track.box[2], track.box[3], boxes[pi][2], boxes[pi][3], 1.0)
+                gap = float(np.hypot(*(boxes[pi][:2] + boxes[pi][2:] / 2 - centre))) / size
+                if gap <= self.reenter_distance:
+                    pairs.append((gap, ti, pi))
+        out = []
+        for _, ti, pi in sorted(pairs):
+            if ti not in matched_tracks and pi not in matched_people:
+                matched_tracks.add(ti)
+                matched_people.add(pi)
+                out.append((ti, pi))
+        return out
 
     def _similarity(self, track_keypoints, track_box, keypoints, box) -> float:
         iou = box_iou(track_box, box)

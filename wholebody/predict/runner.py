@@ -179,7 +179,7 @@ class PredictRun:
         """Estimate, track, smooth and write every frame of ``reader``; returns the frames done."""
         from tqdm import tqdm
 
-        from wholebody.track import KeypointSmoother, PersonTracker, carry_boxes, follow_boxes
+        from wholebody.track import CarryOver, KeypointSmoother, PersonTracker, follow_boxes
 
         options, fps = self.options, reader.info.fps
         tracker = PersonTracker(score_thr=options.score_thr) if options.track else None
@@ -192,7 +192,8 @@ class PredictRun:
 
         frames_done = 0
         follow, followed = None, 0  # boxes from the last frame's people; frames since a detection
-        carry = None  # the last frame's people, re-cropped where the detector misses them
+        carry = None  # the last frame's people (and those lost lately), re-cropped where the detector misses them
+        carry_over = CarryOver(score_thr=options.score_thr)
         with (
             tqdm(total=reader.info.frame_count or None, unit="frame", desc=item.source.name,
                  disable=not options.progress, file=sys.stderr) as bar,
@@ -208,7 +209,7 @@ class PredictRun:
                 follow = carry = None
                 if people is None:
                     continue
-                carry = carry_boxes(people, options.score_thr)
+                carry = carry_over.update(people, frame_index)
                 if options.detect_every > 1 and people:
                     follow = follow_boxes(people, options.score_thr)
                 if tracker is not None:

@@ -7,13 +7,18 @@ frame's boxes (``track.carry_boxes``: the extent of each person's points, grown)
 detection of this frame covers; the body expert then runs on them like on any box, and a
 carried person is kept only while BlazePose's pose-present probability is at least
 ``CARRY_PRESENCE`` (MediaPipe's own tracking threshold).  Duplicates of detected people are
-removed afterwards (``duplicates``).  Boxes are ``[x, y, w, h]`` in original pixels.
+removed afterwards (``duplicates``); before that, a carried box whose body lands on a person
+already found (``lands_on_found``) is dropped: the carry list holds, besides the previous frame's
+people, the last boxes of people lost lately (``track.CarryOver``), and in hard frames two of
+them found one person twice (sports2d demo: a second track on the flipping man, a second
+one on the woman leaving at the image edge).  Boxes are ``[x, y, w, h]`` in original pixels.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from wholebody.experts.crops import box_of_points
 from wholebody.experts.detect.people import same_person
 
 CARRY_PRESENCE = 0.5
@@ -49,3 +54,18 @@ def add_carried(boxes: np.ndarray, scores: np.ndarray, priors, carry) -> tuple:
                                  np.full((len(extra), 17, 3), np.nan)])
     return (np.concatenate([boxes, new_boxes]), np.concatenate([scores, new_scores]), priors,
             np.concatenate([carried, np.ones(len(extra), dtype=bool)]))
+
+
+def lands_on_found(person, found: list, point_score: float = 0.3) -> bool:
+    """Whether a carried box's ``Person`` is someone in ``found`` (people already kept this frame):
+    the extents of their body and foot points scored above ``point_score`` frame the same person
+    (``same_person``: IoU >= 0.5, or one inside the other with the centres near)."""
+    mine = _extent(person, point_score)
+    return mine is not None and any(
+        other is not None and same_person(mine, other) for other in (_extent(p, point_score) for p in found))
+
+
+def _extent(person, point_score: float) -> np.ndarray | None:
+    body = person.keypoints[:23]
+    seen = body[:, 2] > point_score
+    return box_of_points(body, seen) if seen.sum() >= 2 else None

@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from wholebody.experts.assemble.carry import CARRY_PRESENCE, add_carried
+from wholebody.experts.assemble.carry import CARRY_PRESENCE, add_carried, lands_on_found
 from wholebody.experts.assemble.duplicates import resolve_duplicates, upper_box
 from wholebody.experts.assemble.face_search import face_search_boxes
 from wholebody.experts.assemble.fusion import claimed_heads
@@ -204,7 +204,7 @@ class WholeBodyEstimator:
             person, body = self._body_person(image, box, prior)
             if person is None and not carried[index]:  # a neighbour may dominate the crop: try the head end
                 person, body = self._body_person(image, upper_box(box), prior, box)
-            if person is None or (carried[index] and body.score < CARRY_PRESENCE):
+            if person is None or (carried[index] and (body.score < CARRY_PRESENCE or lands_on_found(person, people))):
                 continue
             people.append(person)
             bodies.append(body)
