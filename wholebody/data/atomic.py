@@ -28,21 +28,28 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
         raise OutputError.from_os_error(path, err) from err
-    try:
+    with _removed_on_failure(Path(tmp), path):
         os.chmod(tmp, 0o644)  # mkstemp makes the file private (0600); outputs are ordinary files
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+
+
+@contextmanager
+def _removed_on_failure(tmp: Path, path: Path) -> Iterator[None]:
+    """Remove ``tmp`` if the block fails; an ``OSError`` becomes an ``OutputError`` naming ``path``."""
+    try:
+        yield
     except OutputError:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise OutputError.from_os_error(path, err) from err
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -77,21 +84,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.close(fd)
     except OSError as err:
         raise OutputError.from_os_error(path, err) from err
-    try:
+    with _removed_on_failure(Path(tmp), path):
         yield Path(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except OutputError:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError.from_os_error(path, err) from err
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
