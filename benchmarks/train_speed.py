@@ -56,9 +56,11 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
     return next((peak for key, peak in PEAK_TFLOPS.items() if key in name), None)
 
 
-def topdown_step(arch: str, tiny: bool, batch: int, device: torch.device, amp: bool) -> Callable[[], torch.Tensor]:
+def topdown_step(arch: str, tiny: bool, batch: int, device: torch.device, amp: bool,
+                 channels_last: bool = False) -> Callable[[], torch.Tensor]:
     """A closure running one training step of ZoomNet / HRNet-133 on replicated fixture crops."""
     from wholebody.models.registry import build_model
+    from wholebody.nn.speed import channels_last_input, to_channels_last
     from wholebody.train.zoomnet.dataset import TopDownDataset, collate, load_training_set
     from wholebody.train.zoomnet.losses import LOSSES
     from wholebody.models.zoomnet.transforms import AugmentConfig
@@ -69,7 +71,10 @@ def topdown_step(arch: str, tiny: bool, batch: int, device: torch.device, amp: b
     crops = collate([dataset[i % len(dataset)] for i in range(batch)])
     images = crops["images"].to(device)
     targets = {k: v.to(device) for k, v in crops["targets"].items()}
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
+    if channels_last:
+        model = to_channels_last(model)
+        images = channels_last_input(images)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-5, fused=device.type == "cuda" or None)  # as train.loop
     loss_fn = LOSSES[arch]
 
     def step() -> torch.Tensor:
@@ -127,10 +132,11 @@ def _sync(device: torch.device) -> None:
 
 
 def measure(arch: str, device: torch.device, tiny: bool, batch: int, steps: int, warmup: int, amp: bool,
-            peak_override: float | None = None) -> dict:
+            peak_override: float | None = None, channels_last: bool = False) -> dict:
     """The benchmark's JSON record (module docstring)."""
     torch.manual_seed(0)
-    step = dope_step(tiny, batch, device, amp) if arch == "dope" else topdown_step(arch, tiny, batch, device, amp)
+    step = dope_step(tiny, batch, device, amp) if arch == "dope" else \
+        topdown_step(arch, tiny, batch, device, amp, channels_last)
     counter = FlopCounterMode(display=False)
     with counter, torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         step.forward()
@@ -171,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, for the MFU")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--json", default=None, help="also write the record to this file")
+    parser.add_argument("--channels-last", action="store_true", help="top-down models: NHWC memory format "
+                        "(train --channels-last)")
     parser.add_argument("--cudnn-benchmark", choices=("on", "off"), default=None,
                         help="cuDNN autotuning (default: on for the fixed-shape top-down models, off for DOPE, "
                              "whose RoI count and image sizes change every step, so autotuning would rerun "
@@ -188,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.benchmark = (args.cudnn_benchmark or default) == "on"
     amp = device.type == "cuda" and torch.cuda.is_bf16_supported() and not args.fp32
     batch = args.batch or (8 if args.arch == "dope" else 64)
-    record = measure(args.arch, device, args.tiny, batch, args.steps, args.warmup, amp, args.peak_tflops)
+    record = measure(args.arch, device, args.tiny, batch, args.steps, args.warmup, amp, args.peak_tflops,
+                     args.channels_last)
     text = json.dumps(record)
     print(text)
     if args.json:
