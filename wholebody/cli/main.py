@@ -48,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         verbs = {argv[0]: VERBS[argv[0]]}
     parser = build_parser(verbs)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose + 1, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    # Our own INFO lines by default (-v: debug); other libraries' only from -vv (matplotlib,
+    # ray and the like log INFO lines a user did not ask for).
+    logging.basicConfig(level=logging.WARNING if args.verbose < 2 else logging.DEBUG,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("wholebody").setLevel(logging.INFO if args.verbose == 0 else logging.DEBUG)
     if getattr(args, "_run", None) is None:
         build_parser().print_help()
         return 2
