@@ -155,7 +155,6 @@ def compute_losses(model: DOPE, images: list[torch.Tensor], labels: list[ImageLa
     losses = model.rpn.loss(logits, deltas, anchors, gt_boxes, gt_valid)
 
     rois, roi_valid, expert_start = _roi_segments(proposals, proposal_valid, truth, expert)
-    roi_count = rois.shape[1]
     chosen, matched, is_expert = {}, {}, {}
     for part in PART_NAMES:
         matched[part] = match_rois_batched(rois, roi_valid, truth[part].boxes, truth[part].valid, config.fg_iou)
