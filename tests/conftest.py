@@ -19,3 +19,27 @@ def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
         pytest.skip(f"real fixtures not found at {FIXTURES} (they live in ../shared/fixtures beside the repo)")
     return FIXTURES
+
+
+def _no_detector(image):
+    raise AssertionError("these tests pass ground-truth boxes; the detector must not run")
+
+
+@pytest.fixture(scope="session")
+def gt_box_estimator():
+    """The default estimator that must be given person boxes (its detector fails the test)."""
+    pytest.importorskip("mediapipe", reason="the part experts need mediapipe==0.10.14's bundled models")
+    pytest.importorskip("ai_edge_litert", reason="the part experts run the models with ai-edge-litert")
+    from wholebody.experts import WholeBodyEstimator
+
+    return WholeBodyEstimator(detector=_no_detector)
+
+
+@pytest.fixture(scope="session")
+def gt_box_results(gt_box_estimator, fixtures_dir):
+    """Its results on the COCO-WholeBody fixture with the ground-truth boxes, computed once per
+    session (the estimator tests and the per-part floors both read them)."""
+    from wholebody.experts.benchmark import predict_annotation_file
+
+    coco_dir = fixtures_dir / "coco_wholebody"
+    return predict_annotation_file(gt_box_estimator, coco_dir / "test_coco_wholebody.json", coco_dir, gt_boxes=True)

@@ -19,15 +19,10 @@ import pytest
 pytest.importorskip("mediapipe", reason="the part experts need mediapipe==0.10.14's bundled models")
 pytest.importorskip("ai_edge_litert", reason="the part experts run the models with ai-edge-litert")
 
-from wholebody.experts import WholeBodyEstimator  # noqa: E402
-from wholebody.experts.benchmark import evaluate_results, predict_annotation_file  # noqa: E402
+from wholebody.experts.benchmark import evaluate_results  # noqa: E402
 
 AP_FLOORS = {"body": 0.5, "foot": 0.45, "face": 0.55, "righthand": 0.38, "wholebody": 0.3}
 HANDS_FOUND_FLOORS = {"lefthand": 3, "righthand": 3}  # of 5 labelled hands each
-
-
-def _no_detector(image):
-    raise AssertionError("these tests pass ground-truth boxes; the detector must not run")
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +36,8 @@ def ground_truth(coco_dir):
 
 
 @pytest.fixture(scope="module")
-def results(coco_dir):
-    estimator = WholeBodyEstimator(detector=_no_detector)
-    return predict_annotation_file(estimator, coco_dir / "test_coco_wholebody.json", coco_dir, gt_boxes=True)
+def results(gt_box_results):
+    return gt_box_results
 
 
 def _result_for(results, annotation):

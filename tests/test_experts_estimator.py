@@ -18,7 +18,7 @@ pytest.importorskip("mediapipe", reason="the part experts need mediapipe==0.10.1
 pytest.importorskip("ai_edge_litert", reason="the part experts run the models with ai-edge-litert")
 
 from wholebody.experts import WholeBodyEstimator  # noqa: E402
-from wholebody.experts.benchmark import evaluate_results, predict_annotation_file, read_rgb  # noqa: E402
+from wholebody.experts.benchmark import evaluate_results, read_rgb  # noqa: E402
 
 
 def _no_detector(image):
@@ -36,13 +36,13 @@ def ground_truth(coco_dir):
 
 
 @pytest.fixture(scope="module")
-def estimator():
-    return WholeBodyEstimator(detector=_no_detector)
+def estimator(gt_box_estimator):
+    return gt_box_estimator
 
 
 @pytest.fixture(scope="module")
-def fixture_results(estimator, coco_dir):
-    return predict_annotation_file(estimator, coco_dir / "test_coco_wholebody.json", coco_dir, gt_boxes=True)
+def fixture_results(gt_box_results):
+    return gt_box_results
 
 
 def test_accuracy_floor_per_part_with_gt_boxes(fixture_results, coco_dir):
