@@ -8,6 +8,9 @@ rectangle gives no person.  Not a test module (no ``test_`` prefix).
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import numpy as np
 
 from wholebody.types import Person
@@ -89,3 +92,21 @@ class FakeEstimator:
         for person, score in zip(people, scores):
             person.score = float(score) * 0.9
         return people
+
+
+class StallingEstimator(FakeEstimator):
+    """A ``FakeEstimator`` that stalls from its ``stall_at``-th image on (1-based; 0: never): it
+    touches ``marker`` (if given) and sleeps ``seconds`` before answering, so that a test can
+    signal or kill a run in the middle of an image."""
+
+    def __init__(self, stall_at: int = 0, seconds: float = 600.0, marker: str | None = None) -> None:
+        super().__init__()
+        self.stall_at, self.seconds, self.marker = stall_at, seconds, marker
+
+    def __call__(self, image: np.ndarray, person_boxes: np.ndarray | None = None,
+                 person_scores: np.ndarray | None = None) -> list[Person]:
+        if self.stall_at and self.calls + 1 >= self.stall_at:
+            if self.marker:
+                Path(self.marker).touch()
+            time.sleep(self.seconds)
+        return super().__call__(image, person_boxes, person_scores)

@@ -26,19 +26,11 @@ from mjpeg_server import MJPEGServer, moving_box_frames  # noqa: E402
 # The CLI with a fake estimator; it hangs from frame HANG_AT on, so that a test can signal it
 # mid-frame (HANG_AT 0: never hangs).
 RUN_WITH_FAKE = """
-import pathlib, sys, time
+import sys
 sys.path.insert(0, {tests!r})
 import wholebody.cli.predict as predict
-from fake_estimator import FakeEstimator
-class Fake(FakeEstimator):
-    calls = 0
-    def __call__(self, image, person_boxes=None, person_scores=None):
-        Fake.calls += 1
-        if {hang_at} and Fake.calls >= {hang_at}:
-            pathlib.Path({marker!r}).touch()
-            time.sleep(600)
-        return super().__call__(image, person_boxes, person_scores)
-predict.load_estimator = lambda model_path, **options: Fake()
+from fake_estimator import StallingEstimator
+predict.load_estimator = lambda model_path, **options: StallingEstimator({hang_at}, marker={marker!r})
 from wholebody.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """

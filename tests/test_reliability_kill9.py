@@ -28,18 +28,11 @@ REPO = TESTS.parent
 # The real CLI with a fake estimator that is quick on the first images and then hangs, so the
 # test can kill the run while its plots are written or after they were.
 HANGS_AFTER_TWO = """
-import sys, time
+import sys
 sys.path.insert(0, {tests!r})
 import wholebody.cli.predict as predict
-from fake_estimator import FakeEstimator
-class Hangs(FakeEstimator):
-    calls = 0
-    def __call__(self, image, person_boxes=None, person_scores=None):
-        Hangs.calls += 1
-        if Hangs.calls > 2:
-            time.sleep(600)
-        return super().__call__(image, person_boxes, person_scores)
-predict.load_estimator = lambda model_path, **options: Hangs()
+from fake_estimator import StallingEstimator
+predict.load_estimator = lambda model_path, **options: StallingEstimator(stall_at=3)
 from wholebody.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -118,7 +111,7 @@ def test_a_killed_workers_run_leaves_nothing_after_the_next_run(tmp_path):
     inputs, out = tmp_path / "in", tmp_path / "out"
     _people_images(inputs, 12)
     script = HANGS_AFTER_TWO.format(tests=str(TESTS)).replace(
-        "predict.load_estimator = lambda model_path, **options: Hangs()",
+        "predict.load_estimator = lambda model_path, **options: StallingEstimator(stall_at=3)",
         "from fake_loader import load_slow_fake_estimator\npredict.load_estimator = load_slow_fake_estimator")
     process = subprocess.Popen([sys.executable, "-c", script, "predict", str(inputs), "--out", str(out), "-q",
                                 "--workers", "2", "--no-overlay"], cwd=REPO, stdout=subprocess.PIPE,
