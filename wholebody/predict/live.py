@@ -212,12 +212,11 @@ class LiveRun:
         return False
 
     def _loop(self, capture: LiveCapture, lines, overlay, show: bool) -> None:
-        from wholebody.track import KeypointSmoother, PersonTracker
+        from wholebody.predict.sequence import FrameSequence
 
         options = self.options
-        tracker = PersonTracker(score_thr=options.score_thr) if options.track else None
-        smoother = KeypointSmoother(capture.fps, options.min_cutoff, options.beta, score_thr=options.score_thr) \
-            if options.track and options.smooth else None
+        sequence = FrameSequence(capture.fps, options.track, options.smooth, options.score_thr, options.min_cutoff,
+                                 options.beta)
         started = time.monotonic()
         self._attempts = 0  # reconnections since the last good frame
         try:
@@ -232,11 +231,8 @@ class LiveRun:
                     continue
                 self._attempts = 0
                 index = self.summary.frames
-                people = list(self.estimator(frame))
-                if tracker is not None:
-                    tracker.update(people, index)
-                if smoother is not None:
-                    smoother.update(people, index)
+                people = sequence.estimate(self.estimator, frame)
+                sequence.update(people, index)
                 self._write(lines, frame, people, index, time.monotonic() - started)
                 if overlay is not None or show:
                     from wholebody.viz.overlay import draw_people

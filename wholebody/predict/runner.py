@@ -28,6 +28,7 @@ from wholebody.data.images import DEFAULT_MAX_PIXELS, read_image
 from wholebody.predict.background import map_ahead, read_ahead
 from wholebody.predict.outputs import PredictionOutputs
 from wholebody.predict.plan import WorkItem
+from wholebody.predict.sequence import FrameSequence, estimate_with_carry
 from wholebody.types import MIN_IMAGE_SIDE, Person
 
 log = logging.getLogger(__name__)
@@ -121,9 +122,7 @@ class PredictRun:
                 return list(self._estimator(image, person_boxes=item.boxes, person_scores=item.box_scores))
             if follow is not None:
                 return list(self._estimator(image, person_boxes=follow[0], person_scores=follow[1]))
-            if carry is not None and getattr(self._estimator, "accepts_carry", False):
-                return list(self._estimator(image, carry=carry))
-            return list(self._estimator(image))
+            return estimate_with_carry(self._estimator, image, carry)
         except Exception as err:
             log.debug("estimator failed on %s", item.source.path, exc_info=True)
             self._fail(item, f"estimator failed: {type(err).__name__}: {err}", image_id, frame)
@@ -179,21 +178,17 @@ class PredictRun:
         """Estimate, track, smooth and write every frame of ``reader``; returns the frames done."""
         from tqdm import tqdm
 
-        from wholebody.track import CarryOver, KeypointSmoother, PersonTracker, follow_boxes
+        from wholebody.track import follow_boxes
 
         options, fps = self.options, reader.info.fps
-        tracker = PersonTracker(score_thr=options.score_thr) if options.track else None
-        smoother = None
-        if options.track and options.smooth:  # smoothing follows identities, so it needs tracking
-            smoother = KeypointSmoother(fps, options.min_cutoff, options.beta, score_thr=options.score_thr)
+        sequence = FrameSequence(fps, options.track, options.smooth, options.score_thr, options.min_cutoff,
+                                 options.beta)
 
         def overlay_failed(label: str, err: BaseException) -> None:
             self._fail(item, f"overlay video {label}: {type(err).__name__}: {err}")
 
         frames_done = 0
         follow, followed = None, 0  # boxes from the last frame's people; frames since a detection
-        carry = None  # the last frame's people (and those lost lately), re-cropped where the detector misses them
-        carry_over = CarryOver(score_thr=options.score_thr)
         with (
             tqdm(total=reader.info.frame_count or None, unit="frame", desc=item.source.name,
                  disable=not options.progress, file=sys.stderr) as bar,
@@ -204,18 +199,16 @@ class PredictRun:
                 bar.update(1)
                 image_id = self._next_id()
                 reuse = follow is not None and followed < options.detect_every
-                people = self._estimate(frame, item, image_id, frame_index, follow if reuse else None, carry)
+                people = self._estimate(frame, item, image_id, frame_index, follow if reuse else None,
+                                        sequence.carry)
                 followed = followed + 1 if reuse else 1
-                follow = carry = None
+                follow = None
                 if people is None:
+                    sequence.missed()
                     continue
-                carry = carry_over.update(people, frame_index)
                 if options.detect_every > 1 and people:
                     follow = follow_boxes(people, options.score_thr)
-                if tracker is not None:
-                    tracker.update(people, frame_index)
-                if smoother is not None:
-                    smoother.update(people, frame_index)
+                sequence.update(people, frame_index)
                 self.outputs.add(image_id, item, frame, people, frame=frame_index)
                 overlay.add(frame, people)
                 frames_done += 1

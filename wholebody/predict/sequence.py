@@ -1,0 +1,59 @@
+"""People across the frames of one video file or live stream: carry-over, track ids, smoothing.
+
+``predict.runner`` (video files) and ``predict.live`` (cameras and streams) treat frames alike
+through one ``FrameSequence`` per source: ``estimate`` asks the estimator for a frame's people
+with the boxes to re-crop that the frame before left (``track.CarryOver``; only for estimators
+that take them, ``accepts_carry``), and ``update`` records the frame's people, gives them track
+ids and smooths them (smoothing follows identities, so it needs tracking).  Boxes ``[x, y, w, h]``
+in pixels; frames are 0-based indices.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from wholebody.track import CarryOver, KeypointSmoother, PersonTracker
+from wholebody.types import Person
+
+
+def estimate_with_carry(estimator: Callable, image: np.ndarray,
+                        carry: tuple[np.ndarray, np.ndarray] | None) -> list[Person]:
+    """``estimator(image)``, passing ``carry`` (boxes, scores) where the estimator accepts it."""
+    if carry is not None and getattr(estimator, "accepts_carry", False):
+        return list(estimator(image, carry=carry))
+    return list(estimator(image))
+
+
+class FrameSequence:
+    """The state one video or stream keeps from frame to frame (module docstring).
+
+    Args:
+        fps: frames per second (the smoother's time step).
+        track: give people track ids; smooth: One-Euro smoothing (with ``track`` only).
+        score_thr: keypoint score below which a point is not used; min_cutoff, beta: One-Euro.
+    """
+
+    def __init__(self, fps: float, track: bool = True, smooth: bool = True, score_thr: float = 0.3,
+                 min_cutoff: float = 0.5, beta: float = 20.0) -> None:
+        self.tracker = PersonTracker(score_thr=score_thr) if track else None
+        self.smoother = KeypointSmoother(fps, min_cutoff, beta, score_thr=score_thr) if track and smooth else None
+        self._carry_over = CarryOver(score_thr=score_thr)
+        self.carry: tuple[np.ndarray, np.ndarray] | None = None  # boxes to re-crop in the next frame
+
+    def estimate(self, estimator: Callable, image: np.ndarray) -> list[Person]:
+        """The estimator's people for the next frame, with this sequence's carry-over."""
+        return estimate_with_carry(estimator, image, self.carry)
+
+    def update(self, people: Sequence[Person], frame: int) -> None:
+        """Record frame ``frame``'s people: carry-over for the next frame, track ids, smoothing (in place)."""
+        self.carry = self._carry_over.update(people, frame)
+        if self.tracker is not None:
+            self.tracker.update(people, frame)
+        if self.smoother is not None:
+            self.smoother.update(people, frame)
+
+    def missed(self) -> None:
+        """The estimator failed on a frame: the next one starts without carry-over."""
+        self.carry = None
