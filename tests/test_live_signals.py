@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from wholebody.predict.outdir import OutputFolderLock
+from wholebody.data.folder_lock import OutputFolderLock
 
 cv2 = pytest.importorskip("cv2")
 TESTS = Path(__file__).resolve().parent

@@ -25,7 +25,7 @@ from PIL import Image
 import wholebody.cli.predict as predict_cli
 from fake_estimator import FakeEstimator
 from wholebody.cli.main import main
-from wholebody.predict.outdir import LOCK_NAME, OutputFolderLock
+from wholebody.data.folder_lock import LOCK_NAME, OutputFolderLock
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
 def _with_folder_locked(args: argparse.Namespace, body) -> int:
     """``body()`` with --out locked against other runs and SIGTERM raising an interrupt."""
     from wholebody.data.interrupts import interrupts_as_exceptions
-    from wholebody.predict.outdir import OutputFolderBusy, OutputFolderLock
+    from wholebody.data.folder_lock import OutputFolderBusy, OutputFolderLock
 
     lock = OutputFolderLock(args.out)
     try:

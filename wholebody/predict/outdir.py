@@ -27,7 +27,6 @@ from typing import Iterable
 import orjson
 
 from wholebody.data.atomic import atomic_write_bytes
-from wholebody.data.folder_lock import LOCK_NAME, OutputFolderBusy, OutputFolderLock  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
