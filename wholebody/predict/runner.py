@@ -9,7 +9,7 @@ or an estimator error on one input is reported through ``report(where, reason)``
 ``images.json``, and counted in :attr:`RunSummary.failed`.  Only an estimator that cannot be
 built at all (:class:`EstimatorUnavailable`) ends the run.  The estimator is built on the first
 image that decodes, so a batch of bad files never loads a model.  An image less than
-:data:`MIN_SIDE` pixels wide or high has 0 people (no person fits; every estimator says the same).
+:data:`wholebody.types.MIN_IMAGE_SIDE` pixels wide or high has 0 people (no person fits; every estimator says the same).
 """
 
 from __future__ import annotations
@@ -29,11 +29,9 @@ from wholebody.predict.background import map_ahead, read_ahead
 from wholebody.predict.outputs import PredictionOutputs
 from wholebody.predict.plan import WorkItem
 from wholebody.predict.sequence import FrameSequence, estimate_with_carry
-from wholebody.types import MIN_IMAGE_SIDE, Person
+from wholebody.types import Person, too_small_for_people
 
 log = logging.getLogger(__name__)
-
-MIN_SIDE = MIN_IMAGE_SIDE  # pixels; checked here too so that such images never build the estimator
 
 
 class EstimatorUnavailable(WholebodyError):
@@ -110,7 +108,7 @@ class PredictRun:
         boxes and scores, if any), or None if it failed.  ``carry``: the previous frame's
         people's boxes and scores, for an estimator that re-crops people its detector misses
         (``accepts_carry``)."""
-        if min(image.shape[:2]) < MIN_SIDE:
+        if too_small_for_people(image):  # also here, so that such images never build the estimator
             return []
         if self._estimator is None:
             try:
