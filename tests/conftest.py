@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -21,6 +22,18 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
+@pytest.fixture(scope="session")
+def coco_dir(fixtures_dir) -> Path:
+    """The COCO-WholeBody fixture folder (4 images and their annotation file)."""
+    return fixtures_dir / "coco_wholebody"
+
+
+@pytest.fixture(scope="session")
+def ground_truth(coco_dir) -> dict:
+    """The COCO-WholeBody fixture's annotation file, parsed."""
+    return json.loads((coco_dir / "test_coco_wholebody.json").read_text())
+
+
 def _no_detector(image):
     raise AssertionError("these tests pass ground-truth boxes; the detector must not run")
 
@@ -36,10 +49,9 @@ def gt_box_estimator():
 
 
 @pytest.fixture(scope="session")
-def gt_box_results(gt_box_estimator, fixtures_dir):
+def gt_box_results(gt_box_estimator, coco_dir):
     """Its results on the COCO-WholeBody fixture with the ground-truth boxes, computed once per
     session (the estimator tests and the per-part floors both read them)."""
     from wholebody.experts.benchmark import predict_annotation_file
 
-    coco_dir = fixtures_dir / "coco_wholebody"
     return predict_annotation_file(gt_box_estimator, coco_dir / "test_coco_wholebody.json", coco_dir, gt_boxes=True)

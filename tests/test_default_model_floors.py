@@ -11,7 +11,6 @@ The floors sit below those counts by one hand, and ~0.07 AP below the measured v
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -23,16 +22,6 @@ from wholebody.experts.benchmark import evaluate_results  # noqa: E402
 
 AP_FLOORS = {"body": 0.5, "foot": 0.45, "face": 0.55, "righthand": 0.38, "wholebody": 0.3}
 HANDS_FOUND_FLOORS = {"lefthand": 3, "righthand": 3}  # of 5 labelled hands each
-
-
-@pytest.fixture(scope="module")
-def coco_dir(fixtures_dir):
-    return fixtures_dir / "coco_wholebody"
-
-
-@pytest.fixture(scope="module")
-def ground_truth(coco_dir):
-    return json.loads((coco_dir / "test_coco_wholebody.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ score ~0.01-0.02 and get no floor.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -23,16 +22,6 @@ from wholebody.experts.benchmark import evaluate_results, read_rgb  # noqa: E402
 
 def _no_detector(image):
     raise AssertionError("these tests pass ground-truth boxes; the detector must not run")
-
-
-@pytest.fixture(scope="module")
-def coco_dir(fixtures_dir):
-    return fixtures_dir / "coco_wholebody"
-
-
-@pytest.fixture(scope="module")
-def ground_truth(coco_dir):
-    return json.loads((coco_dir / "test_coco_wholebody.json").read_text())
 
 
 @pytest.fixture(scope="module")
