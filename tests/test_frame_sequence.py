@@ -10,7 +10,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_estimator import FakeEstimator  # noqa: E402
 
-from wholebody.predict.sequence import FrameSequence  # noqa: E402
+from wholebody.predict.sequence import FrameSequence, SequenceOptions  # noqa: E402
 
 
 class CarryingFake(FakeEstimator):
@@ -52,5 +52,5 @@ def test_tracked_and_smoothed_people_keep_one_id():
         sequence.update(people, frame)
         ids.append(people[0].track_id)
     assert len(set(ids)) == 1 and ids[0] is not None
-    untracked = FrameSequence(fps=25.0, track=False)
+    untracked = FrameSequence(fps=25.0, options=SequenceOptions(track=False))
     assert untracked.tracker is None and untracked.smoother is None  # smoothing follows identities

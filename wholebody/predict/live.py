@@ -40,6 +40,7 @@ import orjson
 from wholebody.data.errors import WholebodyError
 from wholebody.data.interrupts import Terminated
 from wholebody.data.results import person_to_result
+from wholebody.predict.sequence import FrameSequence, SequenceOptions
 
 log = logging.getLogger(__name__)
 URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
@@ -114,14 +115,9 @@ class LiveCapture:
 
 
 @dataclass
-class LiveOptions:
-    """Switches of a live run; thresholds are keypoint scores in [0, 1], One-Euro as for video."""
+class LiveOptions(SequenceOptions):
+    """Switches of a live run; tracking, smoothing and the score threshold as for a video file."""
 
-    track: bool = True
-    smooth: bool = True
-    score_thr: float = 0.3
-    min_cutoff: float = 0.5
-    beta: float = 20.0
     overlay: bool = True
     openpose: bool = False
     show: bool = False
@@ -212,11 +208,9 @@ class LiveRun:
         return False
 
     def _loop(self, capture: LiveCapture, lines, overlay, show: bool) -> None:
-        from wholebody.predict.sequence import FrameSequence
 
         options = self.options
-        sequence = FrameSequence(capture.fps, options.track, options.smooth, options.score_thr, options.min_cutoff,
-                                 options.beta)
+        sequence = FrameSequence(capture.fps, options)
         started = time.monotonic()
         self._attempts = 0  # reconnections since the last good frame
         try:

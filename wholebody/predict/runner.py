@@ -28,7 +28,7 @@ from wholebody.data.images import DEFAULT_MAX_PIXELS, read_image
 from wholebody.predict.background import map_ahead, read_ahead
 from wholebody.predict.outputs import PredictionOutputs
 from wholebody.predict.plan import WorkItem
-from wholebody.predict.sequence import FrameSequence, estimate_with_carry
+from wholebody.predict.sequence import FrameSequence, SequenceOptions, estimate_with_carry
 from wholebody.types import Person, too_small_for_people
 
 log = logging.getLogger(__name__)
@@ -39,16 +39,11 @@ class EstimatorUnavailable(WholebodyError):
 
 
 @dataclass
-class RunOptions:
-    """Switches of one run (CLI flags of the same names); thresholds are keypoint scores in [0, 1]."""
+class RunOptions(SequenceOptions):
+    """Switches of one run (CLI flags of the same names); the video ones are ``SequenceOptions``'."""
 
-    track: bool = True
-    smooth: bool = True
     threads: int = 2
-    score_thr: float = 0.3
     max_pixels: int = DEFAULT_MAX_PIXELS
-    min_cutoff: float = 0.5
-    beta: float = 20.0
     progress: bool = False
     detect_every: int = 1  # video: run the person detector on every Nth frame (track.follow_boxes between)
 
@@ -179,8 +174,7 @@ class PredictRun:
         from wholebody.track import follow_boxes
 
         options, fps = self.options, reader.info.fps
-        sequence = FrameSequence(fps, options.track, options.smooth, options.score_thr, options.min_cutoff,
-                                 options.beta)
+        sequence = FrameSequence(fps, options)
 
         def overlay_failed(label: str, err: BaseException) -> None:
             self._fail(item, f"overlay video {label}: {type(err).__name__}: {err}")

@@ -10,6 +10,7 @@ in pixels; frames are 0-based indices.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -26,19 +27,33 @@ def estimate_with_carry(estimator: Callable, image: np.ndarray,
     return list(estimator(image))
 
 
+@dataclass
+class SequenceOptions:
+    """How frames of one source are tied together (the base of ``RunOptions`` and ``LiveOptions``):
+    track ids, One-Euro smoothing (``min_cutoff`` in Hz, ``beta``), and the keypoint score in [0, 1]
+    below which a point is not used."""
+
+    track: bool = True
+    smooth: bool = True
+    score_thr: float = 0.3
+    min_cutoff: float = 0.5
+    beta: float = 20.0
+
+
 class FrameSequence:
     """The state one video or stream keeps from frame to frame (module docstring).
 
     Args:
         fps: frames per second (the smoother's time step).
-        track: give people track ids; smooth: One-Euro smoothing (with ``track`` only).
-        score_thr: keypoint score below which a point is not used; min_cutoff, beta: One-Euro.
+        options: ``SequenceOptions`` (or a subclass); smoothing needs tracking (it follows ids).
     """
 
-    def __init__(self, fps: float, track: bool = True, smooth: bool = True, score_thr: float = 0.3,
-                 min_cutoff: float = 0.5, beta: float = 20.0) -> None:
-        self.tracker = PersonTracker(score_thr=score_thr) if track else None
-        self.smoother = KeypointSmoother(fps, min_cutoff, beta, score_thr=score_thr) if track and smooth else None
+    def __init__(self, fps: float, options: SequenceOptions | None = None) -> None:
+        options = options or SequenceOptions()
+        score_thr = options.score_thr
+        self.tracker = PersonTracker(score_thr=score_thr) if options.track else None
+        self.smoother = (KeypointSmoother(fps, options.min_cutoff, options.beta, score_thr=score_thr)
+                         if options.track and options.smooth else None)
         self._carry_over = CarryOver(score_thr=score_thr)
         self.carry: tuple[np.ndarray, np.ndarray] | None = None  # boxes to re-crop in the next frame
 
