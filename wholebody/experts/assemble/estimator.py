@@ -7,8 +7,9 @@ Pipeline per image (all coordinates original pixels):
    detector's 17 points, and where BlazePose put the head on another person's
    (``fusion.claimed_heads``) the detector's upper body (head, shoulders, elbows, wrists) is used;
 3. hands: a zoomed, forearm-aligned crop around each wrist -> the ``full`` and ``lite`` hand
-   landmark models, each on the crop and its mirror, averaged; hands join bodies by DOPE's
-   mutual-nearest-wrist rule, side respected;
+   landmark models, each on the crop and its mirror, averaged; with the palm-found hands (and a
+   palm search around wrists still without a hand) given one-to-one to (person, side) slots
+   (``hand_assembly``);
 4. face: a head crop from the body's head points -> 468-point mesh -> iBUG 68 (or dlib's
    68-point predictor); faces join bodies by DOPE's head-point-in-face-box rule;
 5. scores, part boxes and 3D per part -> ``wholebody.types.Person``.
@@ -31,7 +32,8 @@ from wholebody.experts.assemble.carry import CARRY_PRESENCE, add_carried, lands_
 from wholebody.experts.assemble.duplicates import resolve_duplicates, upper_box
 from wholebody.experts.assemble.face_search import face_search_boxes
 from wholebody.experts.assemble.fusion import claimed_heads
-from wholebody.experts.assemble.person import attach_faces, attach_hands, body_person, finish_scores
+from wholebody.experts.assemble.hand_assembly import HandAssembler
+from wholebody.experts.assemble.person import attach_faces, body_person, finish_scores
 from wholebody.experts.detect.detections import as_detections
 from wholebody.experts.landmarks.body import BodyExpert, BodyLandmarks
 from wholebody.experts.landmarks.face import FaceExpert, head_crop
@@ -96,6 +98,8 @@ class WholeBodyEstimator:
             (images whose longer side is at least 1000 px).
         face_search: with ``part_detect``, a confident face outside every person box starts a
             body search below it (``face_search``), kept only if BlazePose finds a pose.
+        hand_search: with ``part_detect``, the palm detector also searches the region around each
+            wrist that has no confident hand yet (``hand_assembly.HandAssembler``).
     """
 
     accepts_carry = True  # __call__ takes ``carry`` (video carry-over, ``assemble.carry``)
@@ -119,6 +123,7 @@ class WholeBodyEstimator:
         part_detect: bool = True,
         part_tiles: bool | str = "auto",
         face_search: bool = True,
+        hand_search: bool = True,
     ) -> None:
         if face not in ("mesh", "dlib", None):
             raise ValueError(f"face must be 'mesh', 'dlib' or None, got {face!r}")
@@ -150,6 +155,7 @@ class WholeBodyEstimator:
             from wholebody.experts.assemble.finder import PartFinder
 
             self.parts = PartFinder(self.hands, faces=face is not None, tiles=part_tiles, num_threads=num_threads)
+        self.hand_assembler = hand_assembler(self.parts, hand_search)
 
     @property
     def detector(self) -> Callable:
@@ -214,9 +220,7 @@ class WholeBodyEstimator:
                                         lambda img, box: self._body_person(img, box, None))
         heads = self._heads(people, bodies, kept_priors, from_prior)
         face_crops = self.parts.face_crops(people, found) if found is not None and face_is_mesh(self.face) else {}
-        attach_hands(people, self._run_hands(image, people))
-        if found is not None:
-            self.parts.merge_hands(people, found)
+        self.hand_assembler(image, people, self._run_hands(image, people), found)
         faces = self._run_faces(image, people, bodies, heads, face_crops)
         attach_faces(people, faces)
         if found is not None:
@@ -306,6 +310,15 @@ class WholeBodyEstimator:
             if face is not None:
                 out.append((i, face))
         return out
+
+
+def hand_assembler(parts, search: bool) -> HandAssembler:
+    """The hand step: wrist-crop and palm-found hands to (person, side), with the wrist search if asked."""
+    if not search or parts is None or parts.palm_detector is None:
+        return HandAssembler()
+    from wholebody.experts.detect.palms import RegionPalmDetector
+
+    return HandAssembler(RegionPalmDetector(parts.palm_detector), parts.hand_landmarks)
 
 
 def face_is_mesh(face) -> bool:

@@ -90,13 +90,13 @@ class PartFinder:
         if self.face_detector is not None:
             found.faces = self.face_detector(image, tiles)
         if self.palm_detector is not None:
-            hands = [(palm.score, self._landmarks(image, palm.crop)) for palm in self.palm_detector(image, tiles)]
+            hands = [(palm.score, self.hand_landmarks(image, palm.crop)) for palm in self.palm_detector(image, tiles)]
             hands = [h for h in hands if h[1].presence >= PART_FOUND]
             keep = unique_parts([h.box(0.0) for _, h in hands], [h.presence for _, h in hands])
             found.hands = [hands[i] for i in keep]
         return found
 
-    def _landmarks(self, image: np.ndarray, crop):
+    def hand_landmarks(self, image: np.ndarray, crop):
         """Hand landmarks on the palm ROI, then once more on the ROI of those landmarks.
 
         The second pass is MediaPipe's tracking re-crop (``landmarks.hands.points_crop``, side 1.6 x the

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wholebody.experts.crops import SquareCrop, angle_for_up
-from wholebody.experts.detect.ssd_detector import SsdDetector
+from wholebody.experts.detect.ssd_detector import SsdDetector, merge_candidates
 
 HAND_INPUT_SIZE = 224  # hand_landmark_full / _lite input side
 WRIST, MIDDLE_KNUCKLE = 0, 2
@@ -71,3 +71,27 @@ class PalmDetector:
         for the detector's default)."""
         return [DetectedPalm(d.score, d.box, d.keypoints, hand_roi(d.box, d.keypoints))
                 for d in self.detector(image, tiles)]
+
+
+class RegionPalmDetector:
+    """The palm detector on one upright square region of the image (around a wrist).
+
+    A hand that is small in the whole image (a 640 px photo letterboxed into 192 px) is too
+    small for the palm detector; the same hand in a region of about two body scales around
+    its wrist fills enough of the 192 px input.  The region may reach past the image border
+    (``SquareCrop.extract`` pads it); the palms come back in original pixels.
+
+    Args:
+        detector: a ``PalmDetector`` whose model is reused (no second interpreter).
+    """
+
+    def __init__(self, detector: PalmDetector) -> None:
+        self.detector = detector.detector
+
+    def __call__(self, image: np.ndarray, centre: np.ndarray, side: float) -> list[DetectedPalm]:
+        """Palms inside the square of ``side`` pixels centred on ``centre`` (x, y), best first."""
+        if not (np.all(np.isfinite(centre)) and np.isfinite(side) and side >= 8.0):
+            return []
+        region = SquareCrop((float(centre[0]), float(centre[1])), float(side), 0.0, self.detector.size)
+        found = merge_candidates([self.detector.candidates(image, region)], self.detector.iou_threshold)
+        return [DetectedPalm(d.score, d.box, d.keypoints, hand_roi(d.box, d.keypoints)) for d in found]
