@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from wholebody.experts.assemble.fusion import claimed_heads, fuse_body
-from wholebody.experts.assemble.person import attach_faces, attach_hands, body_person, finish_scores
+from wholebody.experts.assemble.hand_assembly import HandAssembler
+from wholebody.experts.assemble.person import attach_faces, body_person, finish_scores
 from wholebody.experts.crops import SquareCrop
 from wholebody.experts.landmarks.body import BodyLandmarks, body_to_wholebody
 from wholebody.experts.landmarks.face import FaceLandmarks
@@ -107,21 +108,15 @@ def test_heads_are_not_claimed_without_clear_evidence():
 def test_hands_fill_their_side_blocks_and_3d_is_wrist_relative():
     person = body_person(make_body(), np.array([0, 0, 400, 200.0]))
     left_wrist, right_wrist = person.keypoints[9, :2], person.keypoints[10, :2]
-    hands = [(0, "left", make_hand(left_wrist + 1)), (0, "right", make_hand(right_wrist - 1, presence=0.2))]
-    attach_hands([person], hands)
+    # The toy wrists lie 10 px apart: the weak right-crop hand is drawn 30 px off, clear of the left one
+    # (a weak crop hand on the box of a hand another slot took is not copied: test_hand_assembly).
+    hands = [(0, "left", make_hand(left_wrist + 1)), (0, "right", make_hand(right_wrist + (30.0, 0.0), presence=0.2))]
+    HandAssembler()(np.zeros((200, 400, 3), np.uint8), [person], hands)
     np.testing.assert_allclose(person.part("lefthand")[:, :2], hands[0][2].points)
     np.testing.assert_allclose(person.part("righthand")[:, 2], 0.2)
     np.testing.assert_allclose(person.keypoints_3d["lefthand"][0], 0.0)
     assert person.part_boxes["lefthand"] is not None
     assert person.part_boxes["righthand"] is None  # presence below 0.5: points kept, no box
-
-
-def test_hand_taken_by_another_person_is_not_copied():
-    people = [body_person(make_body(), np.zeros(4)), body_person(make_body(offset=1000.0), np.zeros(4))]
-    # Person 0's left-wrist crop found person 1's left hand.
-    attach_hands(people, [(0, "left", make_hand(people[1].keypoints[9, :2]))])
-    assert people[1].part_scores["lefthand"] == pytest.approx(0.9)
-    assert np.all(people[0].part("lefthand") == 0)
 
 
 def test_face_block_is_the_mapped_mesh_and_scores_are_finished():

@@ -109,6 +109,18 @@ def test_a_wrist_crop_hand_another_person_took_is_not_copied_to_its_own_slot():
     assert people[0].part_scores["lefthand"] == pytest.approx(0.2) and people[0].part_boxes["lefthand"] is None
 
 
+def test_a_palm_hand_on_a_hand_a_wrist_crop_found_is_one_hand_the_better_view_kept():
+    people = [person((100.0, 300.0), (300.0, 300.0))]
+    crop_view = hand((101.0, 301.0), right=False, presence=0.6)
+    for palm_presence, kept in ((0.95, 0.95), (0.55, 0.6)):
+        palm_view = hand((100.0, 300.0), right=False, presence=palm_presence, size=42.0)
+        found = FoundParts(hands=[(0.9, palm_view)])
+        HandAssembler()(np.zeros((600, 800, 3), np.uint8), people, [(0, "left", crop_view)], found)
+        assert people[0].part_scores["lefthand"] == pytest.approx(kept)
+        assert people[0].part_boxes["righthand"] is None
+        assert found.hands == [] and leftover_people(None, people, found, None) == []  # not output a second time
+
+
 def _rgb(path):
     import cv2
 

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 
 from wholebody.data.results import person_to_result
-from wholebody.experts.assemble.finder import FoundParts, leftover_people, merge_hands
-from wholebody.experts.assemble.rules import face_matches, palm_hand_matches, part_person, unclaimed_faces
+from wholebody.experts.assemble.finder import FoundParts, leftover_people
+from wholebody.experts.assemble.rules import face_matches, part_person, unclaimed_faces
 from wholebody.experts.crops import SquareCrop
 from wholebody.experts.detect.faces import DetectedFace
 from wholebody.experts.landmarks.face import FaceLandmarks
-from wholebody.experts.landmarks.hands import HandLandmarks
 from wholebody.schema import PART_SLICES
 from wholebody.types import Person
 
@@ -36,64 +35,6 @@ def body(left_wrist, right_wrist, nose=(0.0, 0.0), hands: dict | None = None) ->
         person.part_boxes[side + "hand"] = np.asarray(box, dtype=float)
         person.part_scores[side + "hand"] = presence
     return person
-
-
-def hand(wrist, right: bool, presence=0.9, size=20.0) -> HandLandmarks:
-    """A hand whose wrist is at ``wrist`` and whose fingers go up ``size`` pixels."""
-    points = np.asarray(wrist, float) + np.stack([np.linspace(-size / 2, size / 2, 21), -np.linspace(0, size, 21)], 1)
-    points[0] = wrist
-    return HandLandmarks(points=points, presence=presence, right=0.9 if right else 0.1,
-                         world=np.zeros((21, 3)), crop=CROP)
-
-
-def test_a_palm_hand_goes_only_to_the_wrist_of_its_side():
-    people = [body(left_wrist=(100.0, 100.0), right_wrist=(300.0, 100.0))]
-    found = FoundParts(hands=[(0.9, hand((102.0, 101.0), right=True))])  # a right hand at the left wrist
-    merge_hands(people, found)
-    assert people[0].part_boxes["lefthand"] is None and people[0].part_boxes["righthand"] is None
-    extra = leftover_people(None, people, found, None)
-    assert len(extra) == 1 and extra[0].part_boxes["righthand"] is not None  # output on its own, as a right hand
-
-    found = FoundParts(hands=[(0.9, hand((102.0, 101.0), right=False))])
-    merge_hands(people, found)
-    assert people[0].part_boxes["lefthand"] is not None
-    assert people[0].keypoints[PART_SLICES["lefthand"]][0, :2] == pytest.approx([102.0, 101.0])
-    assert leftover_people(None, people, found, None) == []
-
-
-def test_hands_and_wrists_pair_one_to_one_by_mutual_nearest():
-    people = [body((100.0, 100.0), (500.0, 500.0)), body((125.0, 100.0), (600.0, 500.0))]
-    hands = [hand((104.0, 100.0), right=False), hand((110.0, 100.0), right=False), hand((300.0, 300.0), right=False)]
-    assign, dropped = palm_hand_matches(people, [h.box(0.0) for h in hands], np.array([h.points[0] for h in hands]),
-                                        np.zeros(3, int), np.full(3, 0.9))
-    # Hand 0 and the first wrist are each other's nearest.  Hand 1 is also nearest to the first
-    # wrist, which is taken; the second wrist (15 px away, within a hand size) then gets it.
-    assert assign == {(0, 0): 0, (1, 0): 1}
-    assert dropped == []  # the far hand 2 is left for its own entry
-    # One wrist, two hands: one pair only.
-    two = hands[:2]
-    assign, _ = palm_hand_matches(people[:1], [h.box(0.0) for h in two], np.array([h.points[0] for h in two]),
-                                  np.zeros(2, int), np.full(2, 0.9))
-    assert assign == {(0, 0): 0}
-
-
-def test_a_palm_hand_on_a_hand_a_body_has_is_merged_not_doubled():
-    box = [90.0, 60.0, 25.0, 45.0]
-    better = hand((102.0, 101.0), right=True, presence=0.95)
-    people = [body((102.0, 101.0), (300.0, 100.0), hands={"left": (box, 0.6)})]
-    found = FoundParts(hands=[(0.9, better)])
-    merge_hands(people, found)
-    # The same hand (boxes overlap) keeps the body's side and takes the better view.
-    assert people[0].part_scores["lefthand"] == pytest.approx(0.95)
-    assert people[0].part_boxes["righthand"] is None
-    assert leftover_people(None, people, found, None) == []
-
-    worse = hand((102.0, 101.0), right=True, presence=0.55)
-    people = [body((102.0, 101.0), (300.0, 100.0), hands={"left": (box, 0.6)})]
-    found = FoundParts(hands=[(0.9, worse)])
-    merge_hands(people, found)
-    assert people[0].part_scores["lefthand"] == pytest.approx(0.6)
-    assert leftover_people(None, people, found, None) == []  # dropped, not output a second time
 
 
 def _face(centre, side=40.0) -> DetectedFace:

@@ -1,9 +1,10 @@
-"""Whole-body assembly rules (DOPE's ``assign_hands_and_head_to_body``, with hand sides respected).
+"""Whole-body assembly rules (after DOPE's ``assign_hands_and_head_to_body``).
 
-Hands -> bodies: a hand of side s and a body are paired when the body's s-wrist is the hand's
-nearest s-wrist over all bodies, the hand is the nearest s-hand to that wrist, and their
-distance is at most ``margin`` x the hand size (the longer side of the hand's box grown 10 %
-per side).  Unlike DOPE's code, a left hand can only attach to a left wrist.
+Hands -> bodies: each (hand, body wrist) pair gets a cost (``hand_pair_cost``: distance in body
+scales, forearm reach, the hand model's side, the wrist's score; ``inf`` where impossible) and
+``greedy_pairs`` takes the cheapest pairs one-to-one (``hand_assembly.assign_hands``).  Unlike
+DOPE's mutual-nearest rule, a hand that two wrists want still goes to the cheaper one, and a
+left hand never goes to a right wrist.
 
 Faces -> bodies: a face is assigned when the body's head point lies inside exactly one face
 box (grown 10 % per side) and that box contains the head point of exactly one body.
@@ -15,55 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 
-SIDES = ("left", "right")
-
-
-def grown_box_size(points: np.ndarray, margin: float = 0.1) -> float:
-    """Longer side of the box around (N, 2) points, grown by ``margin`` of its size on each side."""
-    pts = np.asarray(points, dtype=np.float64)[:, :2]
-    extent = pts.max(axis=0) - pts.min(axis=0)
-    return float(extent.max() * (1.0 + 2.0 * margin))
-
-
-def match_hands(
-    body_wrists: np.ndarray,
-    wrist_valid: np.ndarray,
-    hand_wrists: np.ndarray,
-    hand_sides: np.ndarray,
-    hand_sizes: np.ndarray,
-    margin: float = 1.0,
-) -> dict[tuple[int, int], int]:
-    """Pair hands with body wrists by mutual nearest distance, side by side.
-
-    Args:
-        body_wrists: (B, 2, 2) wrist (x, y) per body, side 0 = left, 1 = right.
-        wrist_valid: (B, 2) bool, whether each wrist may take a hand.
-        hand_wrists: (H, 2) wrist point of each hand.
-        hand_sides: (H,) int, 0 = left hand, 1 = right hand.
-        hand_sizes: (H,) hand size in pixels (see ``grown_box_size``).
-        margin: maximum wrist distance in hand sizes.
-
-    Returns:
-        {(body index, side): hand index} for every accepted pair.
-    """
-    body_wrists = np.asarray(body_wrists, dtype=np.float64).reshape(-1, 2, 2)
-    wrist_valid = np.asarray(wrist_valid, dtype=bool).reshape(-1, 2)
-    hand_wrists = np.asarray(hand_wrists, dtype=np.float64).reshape(-1, 2)
-    hand_sides = np.asarray(hand_sides, dtype=np.int64).reshape(-1)
-    hand_sizes = np.asarray(hand_sizes, dtype=np.float64).reshape(-1)
-    pairs: dict[tuple[int, int], int] = {}
-    for side in (0, 1):
-        bodies = np.flatnonzero(wrist_valid[:, side])
-        hands = np.flatnonzero(hand_sides == side)
-        if len(bodies) == 0 or len(hands) == 0:
-            continue
-        dist = np.linalg.norm(body_wrists[bodies, side][:, None, :] - hand_wrists[hands][None, :, :], axis=2)
-        nearest_hand = dist.argmin(axis=1)  # per body
-        nearest_body = dist.argmin(axis=0)  # per hand
-        for b_local, h_local in enumerate(nearest_hand):
-            if nearest_body[h_local] == b_local and dist[b_local, h_local] <= margin * hand_sizes[hands[h_local]]:
-                pairs[(int(bodies[b_local]), side)] = int(hands[h_local])
-    return pairs
 
 
 def inside(point: np.ndarray, box_xywh: np.ndarray) -> bool:

@@ -11,7 +11,8 @@
    detected face, that face's mesh ROI, used instead of the head crop built from body points;
    ``confirm_faces`` then keeps such a face for its person where the stricter DOPE rule of
    ``person.attach_faces`` (nose inside the mesh box) would leave it unconfirmed.
-3. ``merge_hands(people, parts)``: palm-found hands into the bodies (``rules.palm_hand_matches``).
+3. the palm-found hands go to bodies with the wrist-crop ones in ``hand_assembly.HandAssembler``,
+   which leaves in ``FoundParts.hands`` those no body took.
 4. ``leftover_people(image, people, parts, face_expert)``: each face and hand no body claimed
    (and no body's part duplicates) as a person of its own (``rules.part_person``).
 
@@ -26,9 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wholebody.experts.assemble.association import unique_parts
-from wholebody.experts.assemble.person import PART_FOUND, _fill_face, _fill_hand
-from wholebody.experts.assemble.rules import (duplicates_part, face_matches, mesh_fits_detection, palm_hand_matches,
-                                              part_person)
+from wholebody.experts.assemble.person import PART_FOUND, _fill_face
+from wholebody.experts.assemble.rules import duplicates_part, face_matches, mesh_fits_detection, part_person
 from wholebody.experts.crops import box_of_points
 from wholebody.experts.detect.faces import DetectedFace, WholeImageFaceDetector
 from wholebody.experts.detect.palms import PalmDetector
@@ -36,7 +36,6 @@ from wholebody.experts.landmarks.hands import points_crop
 from wholebody.types import Person
 
 log = logging.getLogger(__name__)
-SIDES = ("left", "right")
 REFINE_SIDE = 1.6  # second hand pass: crop side in landmark extents (see PartFinder._landmarks)
 
 
@@ -130,26 +129,9 @@ class PartFinder:
                 continue
             _fill_face(person, face, found=True)
 
-    def merge_hands(self, people: list[Person], found: FoundParts) -> None:
-        """See ``merge_hands``."""
-        merge_hands(people, found)
-
     def leftover_people(self, image: np.ndarray, people: list[Person], found: FoundParts, face_expert) -> list[Person]:
         """See ``leftover_people``."""
         return leftover_people(image, people, found, face_expert)
-
-
-def merge_hands(people: list[Person], found: FoundParts) -> None:
-    """Write palm-found hands into bodies (free wrists, or better views of hands already there)."""
-    if not found.hands or not people:
-        return
-    hands = [h for _, h in found.hands]
-    assign, dropped = palm_hand_matches(
-        people, [h.box(0.0) for h in hands], np.array([h.points[0] for h in hands]),
-        np.array([int(h.is_right) for h in hands]), np.array([h.presence for h in hands]))
-    for (person, side), hand in assign.items():
-        _fill_hand(people[person], SIDES[side], hands[hand], found=True)
-    found.used_hands |= set(assign.values()) | set(dropped)
 
 
 def leftover_people(image: np.ndarray, people: list[Person], found: FoundParts, face_expert) -> list[Person]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wholebody.experts.assemble.association import body_scale, box_iou, greedy_pairs, hand_pair_cost
-from wholebody.experts.assemble.person import PART_FOUND, _fill_hand
+from wholebody.experts.assemble.person import PART_FOUND, fill_hand
 from wholebody.types import Person
 
 log = logging.getLogger(__name__)
@@ -86,12 +86,12 @@ class HandAssembler:
         hands = merge_same_hands(candidates)
         taken = assign_hands(people, [c.hand for c in hands])
         for (i, side), h in taken.items():
-            _fill_hand(people[i], SIDES[side], hands[h].hand, found=True)
+            fill_hand(people[i], SIDES[side], hands[h].hand, found=True)
         own = {(i, SIDES.index(side)): hand for i, side, hand in crop_hands}
         gone = [hands[h].hand.box(0.0) for h in taken.values()]
         for slot, hand in own.items():
             if slot not in taken and not any(box_iou(hand.box(0.0), box) > SAME_HAND_IOU for box in gone):
-                _fill_hand(people[slot[0]], SIDES[slot[1]], hand, found=False)
+                fill_hand(people[slot[0]], SIDES[slot[1]], hand, found=False)
         if found is not None:
             found.hands = [(c.palm_score, c.hand) for h, c in enumerate(hands)
                            if h not in taken.values() and c.palm_score is not None]

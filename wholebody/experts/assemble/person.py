@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wholebody.experts.assemble.association import grown_box_size, match_faces, match_hands, unique_parts
+from wholebody.experts.assemble.association import match_faces, unique_parts
 from wholebody.experts.assemble.fusion import fuse_body
 from wholebody.experts.crops import box_of_points
 from wholebody.experts.landmarks.body import BodyLandmarks, body_to_wholebody
@@ -31,7 +31,6 @@ from wholebody.types import Person
 
 PART_FOUND = 0.5  # presence above which a hand / face counts as found (part box + valid flag)
 NOSE = 0
-WRIST_133 = {"left": 9, "right": 10}
 HAND_BLOCK = {"left": PART_SLICES["lefthand"], "right": PART_SLICES["righthand"]}
 
 
@@ -70,33 +69,7 @@ def finish_scores(people: list[Person], box_scores: list[float]) -> None:
         person.part_scores["wholebody"] = float(box_score) * weighted
 
 
-def attach_hands(people: list[Person], hands: list[tuple[int, str, object]]) -> None:
-    """DOPE's hand rule (side respected) against each person's wrists; fills the hand blocks.
-
-    Args:
-        people: persons with their body points filled.
-        hands: (index of the person whose wrist crop it came from, side, HandLandmarks).
-    """
-    if not hands or not people:
-        return
-    body_wrists = np.array([[p.keypoints[WRIST_133["left"], :2], p.keypoints[WRIST_133["right"], :2]] for p in people])
-    wrist_valid = np.ones((len(people), 2), dtype=bool)
-    hand_wrists = np.array([h.points[0] for _, _, h in hands])
-    hand_sides = np.array([0 if side == "left" else 1 for _, side, _ in hands])
-    hand_sizes = np.array([grown_box_size(h.points) for _, _, h in hands])
-    pairs = match_hands(body_wrists, wrist_valid, hand_wrists, hand_sides, hand_sizes)
-    attached = set(pairs.values())
-    for (person_index, side_index), hand_index in pairs.items():
-        _fill_hand(people[person_index], "left" if side_index == 0 else "right", hands[hand_index][2], found=True)
-    # A wrist left without a hand keeps its own crop's landmarks (the expert's best guess, at
-    # the expert's own low presence) unless another person took that hand.
-    for hand_index, (person_index, side, hand) in enumerate(hands):
-        side_index = 0 if side == "left" else 1
-        if (person_index, side_index) not in pairs and hand_index not in attached:
-            _fill_hand(people[person_index], side, hand, found=False)
-
-
-def _fill_hand(person: Person, side: str, hand, found: bool) -> None:
+def fill_hand(person: Person, side: str, hand, found: bool) -> None:
     """Write one hand into ``person``; ``found`` False keeps the points but no box / 3D."""
     part = side + "hand"
     person.keypoints[HAND_BLOCK[side], :2] = hand.points

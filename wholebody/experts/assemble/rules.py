@@ -2,11 +2,7 @@
 
 All coordinates are original-image pixels; boxes are ``[x, y, w, h]``.
 
-* Hands found by the palm detector (``palm_hand_matches``): a palm hand whose box overlaps a
-  hand a body already has (IoU > ``DUPLICATE_IOU``, either side) is the same hand: one is
-  kept, the one with the higher presence.  Any other palm hand may fill a body wrist that has
-  no hand yet, by DOPE's mutual-nearest rule with the hand's side respected
-  (``association.match_hands``), repeated on the wrists and hands left after each round.  What is left is unclaimed.
+* Hands (wrist-crop, palm-found, wrist-search) go to bodies in ``hand_assembly``.
 * Faces found by the face detector (``face_matches``): DOPE's head rule (a body's nose inside
   exactly one face box, grown 10 %, and that box holding only that nose), then mutual nearest
   nose and face centre within a face size for the rest; each claimed face gives its person the
@@ -19,82 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from wholebody.experts.assemble.association import box_iou, grown_box_size, inside, match_faces, match_hands
+from wholebody.experts.assemble.association import box_iou, inside, match_faces
 from wholebody.schema import PART_SIZES, PART_SLICES, PARTS
 from wholebody.types import Person
 
 DUPLICATE_IOU = 0.3
 PART_FOUND = 0.5
 PART_ONLY_RANK = 0.1  # whole-body score factor of a person made of one part (``part_person``)
-NOSE, WRISTS = 0, (9, 10)  # COCO-WholeBody indices; wrists in side order left, right
-
-
-def palm_hand_matches(people: list[Person], hand_boxes: list[np.ndarray], hand_wrists: np.ndarray,
-                      hand_sides: np.ndarray, hand_presences: np.ndarray) -> tuple[dict, list[int]]:
-    """Which palm-found hands go to which body wrist, and which duplicate a body's hand.
-
-    Args:
-        people: persons with body points and the hands of their wrist crops filled.
-        hand_boxes: per palm hand, its landmark box.
-        hand_wrists: (H, 2) the palm hands' wrist points.
-        hand_sides: (H,) 0 left, 1 right (the hand model's handedness).
-        hand_presences: (H,) the hand model's presence.
-    Returns:
-        ({(person index, side index): hand index} of hands to write into a body, indices of
-        hands dropped as duplicates of a better hand already there).
-    """
-    found = np.array([[p.part_boxes.get(s + "hand") is not None for s in ("left", "right")] for p in people],
-                     dtype=bool).reshape(len(people), 2)
-    assign: dict[tuple[int, int], int] = {}
-    dropped: list[int] = []
-    free = []
-    for h, box in enumerate(hand_boxes):
-        overlaps = [(box_iou(np.asarray(box), people[i].part_boxes[s + "hand"]), i, k)
-                    for i in range(len(people)) for k, s in enumerate(("left", "right")) if found[i, k]]
-        best = max(overlaps, default=(0.0, -1, -1))
-        if best[0] <= DUPLICATE_IOU:
-            free.append(h)
-            continue
-        _, i, k = best
-        if hand_presences[h] > people[i].part_scores[("left", "right")[k] + "hand"] and (i, k) not in assign:
-            assign[(i, k)] = h  # same hand, seen better from its own palm ROI
-        else:
-            dropped.append(h)
-    if free and people:
-        wrists = np.array([[p.keypoints[WRISTS[0], :2], p.keypoints[WRISTS[1], :2]] for p in people])
-        open_wrists = ~found
-        for key in assign:
-            open_wrists[key] = False
-        assign.update(_mutual_nearest_rounds(wrists, open_wrists, free, hand_boxes, hand_wrists, hand_sides))
-    return assign, dropped
-
-
-def _mutual_nearest_rounds(wrists: np.ndarray, open_wrists: np.ndarray, free: list[int], hand_boxes: list,
-                           hand_wrists: np.ndarray, hand_sides: np.ndarray) -> dict[tuple[int, int], int]:
-    """DOPE's mutual-nearest pairing, repeated on what is left until no pair is added.
-
-    One round pairs a wrist and a hand only when each is the other's nearest; a hand whose
-    nearest wrist was taken by a closer hand is then free for its next wrist in the next round
-    (two people's hands side by side), instead of being left out.
-    """
-    pairs: dict[tuple[int, int], int] = {}
-    free = list(free)
-    while free and open_wrists.any():
-        sizes = np.array([grown_box_size(_box_corners(hand_boxes[h])) for h in free])
-        found = match_hands(wrists, open_wrists, hand_wrists[free], hand_sides[free], sizes)
-        if not found:
-            break
-        for key, local in found.items():
-            pairs[key] = free[local]
-            open_wrists[key] = False
-        taken = set(found.values())
-        free = [h for k, h in enumerate(free) if k not in taken]
-    return pairs
-
-
-def _box_corners(box: np.ndarray) -> np.ndarray:
-    x, y, w, h = (float(v) for v in box)
-    return np.array([[x, y], [x + w, y + h]])
+NOSE = 0  # COCO-WholeBody index
 
 
 def face_matches(people: list[Person], face_boxes: list[np.ndarray], reach: float = 1.0) -> dict[int, int]:
