@@ -318,7 +318,8 @@ def hand_assembler(parts, search: bool) -> HandAssembler:
         return HandAssembler()
     from wholebody.experts.detect.palms import RegionPalmDetector
 
-    return HandAssembler(RegionPalmDetector(parts.palm_detector), parts.hand_landmarks)
+    quick = HandExpert(parts.num_threads, HAND_MODELS["lite"])  # one pass to skip palms with no hand
+    return HandAssembler(RegionPalmDetector(parts.palm_detector), parts.hand_landmarks, quick)
 
 
 def face_is_mesh(face) -> bool:

@@ -46,11 +46,14 @@ class FoundParts:
     Attributes:
         faces: face detections, best first.
         hands: (palm score, HandLandmarks) per palm-found hand with presence >= 0.5.
+        palm_boxes: ``[x, y, w, h]`` of every palm detection, whatever its hand's presence (a
+            wrist search that finds one of these again need not run the hand models on it).
         used_faces, used_hands: indices already given to a body (filled by the estimator's steps).
     """
 
     faces: list[DetectedFace] = field(default_factory=list)
     hands: list[tuple[float, object]] = field(default_factory=list)
+    palm_boxes: list[np.ndarray] = field(default_factory=list)
     used_faces: set[int] = field(default_factory=set)
     used_hands: set[int] = field(default_factory=set)
 
@@ -74,6 +77,7 @@ class PartFinder:
         if tiles not in (True, False, "auto"):
             raise ValueError(f"tiles must be True, False or 'auto', got {tiles!r}")
         self.hand_expert = hand_expert
+        self.num_threads = num_threads
         self.tiles = tiles
         self.face_detector = WholeImageFaceDetector(num_threads=num_threads) if faces else None
         self.palm_detector = PalmDetector(palm_model, num_threads=num_threads) if hand_expert is not None else None
@@ -89,7 +93,9 @@ class PartFinder:
         if self.face_detector is not None:
             found.faces = self.face_detector(image, tiles)
         if self.palm_detector is not None:
-            hands = [(palm.score, self.hand_landmarks(image, palm.crop)) for palm in self.palm_detector(image, tiles)]
+            palms = self.palm_detector(image, tiles)
+            found.palm_boxes = [palm.box for palm in palms]
+            hands = [(palm.score, self.hand_landmarks(image, palm.crop)) for palm in palms]
             hands = [h for h in hands if h[1].presence >= PART_FOUND]
             keep = unique_parts([h.box(0.0) for _, h in hands], [h.presence for _, h in hands])
             found.hands = [hands[i] for i in keep]

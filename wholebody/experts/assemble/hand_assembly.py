@@ -38,7 +38,9 @@ ELBOWS, WRISTS = (7, 8), (9, 10)  # COCO-WholeBody indices, side order left, rig
 SAME_HAND_IOU = 0.3
 SEARCH_SIDE = 2.0  # wrist search region side, body scales
 SEARCH_SHIFT = 0.35  # its centre lies this many forearms past the wrist (where the hand is)
-SEARCH_MIN_WRIST = 0.2  # wrists scoring lower (hidden, off-image guesses) are not searched
+SEARCH_MIN_WRIST = 0.5  # wrists scoring lower (hidden, off-image guesses) are not searched
+QUICK_PRESENCE = 0.1  # see HandAssembler's quick_landmarks
+SEARCH_MIN_SCALE = 20.0  # nor people this small (body scale, px): their hands are too small for the hand models
 
 
 @dataclass
@@ -58,11 +60,15 @@ class HandAssembler:
         region_palms: a ``detect.palms.RegionPalmDetector`` for the wrist search, or None (no search).
         landmarks: ``(image, SquareCrop) -> HandLandmarks`` run on each palm ROI the search finds
             (``finder.PartFinder.hand_landmarks``).
+        quick_landmarks: optional cheaper ``(image, SquareCrop) -> HandLandmarks`` (one ``lite`` pass,
+            a fifth of the cost) run first: a palm whose hand it gives presence below
+            ``QUICK_PRESENCE`` (a fist, a glove, a false palm) does not get ``landmarks``.
     """
 
-    def __init__(self, region_palms=None, landmarks=None) -> None:
+    def __init__(self, region_palms=None, landmarks=None, quick_landmarks=None) -> None:
         self.region_palms = region_palms if landmarks is not None else None
         self.landmarks = landmarks
+        self.quick_landmarks = quick_landmarks
         self.searched = 0  # wrist regions searched by the last call (for the speed report)
 
     def __call__(self, image: np.ndarray, people: list[Person], crop_hands: list[tuple[int, str, object]],
@@ -82,7 +88,8 @@ class HandAssembler:
         candidates += [HandCandidate(hand, float(score)) for score, hand in palm_hands]
         self.searched = 0
         if self.region_palms is not None and people:
-            candidates += self._search(image, people, crop_hands, candidates)
+            known = list(found.palm_boxes) if found is not None else []
+            candidates += self._search(image, people, crop_hands, candidates, known)
         hands = merge_same_hands(candidates)
         taken = assign_hands(people, [c.hand for c in hands])
         for (i, side), h in taken.items():
@@ -97,8 +104,11 @@ class HandAssembler:
                            if h not in taken.values() and c.palm_score is not None]
             found.used_hands = set()
 
-    def _search(self, image: np.ndarray, people: list[Person], crop_hands: list, candidates: list) -> list:
-        """Palm hands found in the region around each wrist that nothing else covers (module docstring)."""
+    def _search(self, image: np.ndarray, people: list[Person], crop_hands: list, candidates: list,
+                known_palms: list) -> list:
+        """Palm hands found in the region around each wrist that nothing else covers (module docstring);
+        a palm the whole-image search already had (``known_palms``, IoU > ``SAME_HAND_IOU``) had its hand
+        models run there, so it is not run again."""
         confident = {(i, SIDES.index(side)) for i, side, hand in crop_hands if hand.presence >= PART_FOUND}
         height, width = image.shape[:2]
         out = []
@@ -106,7 +116,7 @@ class HandAssembler:
             scale = body_scale(person.keypoints)
             for side in (0, 1):
                 wrist, elbow = person.keypoints[WRISTS[side]], person.keypoints[ELBOWS[side], :2]
-                if (i, side) in confident or wrist[2] < SEARCH_MIN_WRIST or scale <= 0:
+                if (i, side) in confident or wrist[2] < SEARCH_MIN_WRIST or scale < SEARCH_MIN_SCALE:
                     continue
                 if not (0 <= wrist[0] < width and 0 <= wrist[1] < height):
                     continue
@@ -116,6 +126,12 @@ class HandAssembler:
                 centre = wrist[:2] + SEARCH_SHIFT * (wrist[:2] - elbow)
                 self.searched += 1
                 for palm in self.region_palms(image, centre, SEARCH_SIDE * scale):
+                    if any(box_iou(palm.box, box) > SAME_HAND_IOU for box in known_palms):
+                        continue
+                    known_palms.append(palm.box)  # both wrists of one person may find it
+                    if self.quick_landmarks is not None and \
+                            self.quick_landmarks(image, palm.crop).presence < QUICK_PRESENCE:
+                        continue
                     hand = self.landmarks(image, palm.crop)
                     if hand.presence >= PART_FOUND:
                         out.append(HandCandidate(hand, float(palm.score)))
