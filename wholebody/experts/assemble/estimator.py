@@ -155,7 +155,7 @@ class WholeBodyEstimator:
             from wholebody.experts.assemble.finder import PartFinder
 
             self.parts = PartFinder(self.hands, faces=face is not None, tiles=part_tiles, num_threads=num_threads)
-        self.hand_assembler = hand_assembler(self.parts, hand_search)
+        self.hand_assembler = HandAssembler.for_parts(self.parts, hand_search)
 
     @property
     def detector(self) -> Callable:
@@ -310,16 +310,6 @@ class WholeBodyEstimator:
             if face is not None:
                 out.append((i, face))
         return out
-
-
-def hand_assembler(parts, search: bool) -> HandAssembler:
-    """The hand step: wrist-crop and palm-found hands to (person, side), with the wrist search if asked."""
-    if not search or parts is None or parts.palm_detector is None:
-        return HandAssembler()
-    from wholebody.experts.detect.palms import RegionPalmDetector
-
-    quick = HandExpert(parts.num_threads, HAND_MODELS["lite"])  # one pass to skip palms with no hand
-    return HandAssembler(RegionPalmDetector(parts.palm_detector), parts.hand_landmarks, quick)
 
 
 def face_is_mesh(face) -> bool:

@@ -71,6 +71,18 @@ class HandAssembler:
         self.quick_landmarks = quick_landmarks
         self.searched = 0  # wrist regions searched by the last call (for the speed report)
 
+    @classmethod
+    def for_parts(cls, parts, search: bool = True) -> HandAssembler:
+        """The estimator's assembler: with the wrist search on the palm detector of ``parts``
+        (a ``finder.PartFinder``, or None: no search) when ``search``."""
+        if not search or parts is None or parts.palm_detector is None:
+            return cls()
+        from wholebody.experts.detect.palms import RegionPalmDetector
+        from wholebody.experts.landmarks.hands import HandExpert
+
+        quick = HandExpert(parts.num_threads, ("hand_landmark_lite",))  # one pass, no mirror
+        return cls(RegionPalmDetector(parts.palm_detector), parts.hand_landmarks, quick)
+
     def __call__(self, image: np.ndarray, people: list[Person], crop_hands: list[tuple[int, str, object]],
                  found=None) -> None:
         """Fill ``people``'s hand blocks in place.
