@@ -125,7 +125,7 @@ def test_nms_of_all_parts_needs_a_few_host_syncs_whatever_the_proposal_count(mon
     result = {}
     copies, ops = _syncs(monkeypatch, lambda: result.update(detect_parts(out, PART_NAMES, 2, "nms", kwargs)))
     assert sum(map(len, result.values())) > 0
-    assert copies == 2  # the kept counts, then the packed detections of all three parts
+    assert copies == 3  # the filtered and the kept counts, then the detections of all three parts at once
     assert ops <= 5  # the fixed point's convergence checks: O(log of the longest suppression chain)
 
 

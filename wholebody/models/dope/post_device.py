@@ -6,10 +6,11 @@ most of which no detection uses) and ran a greedy NMS there.  Here:
 
 * **Pose NMS** of all parts of an image runs as one batch on the device: each proposal's best
   class, the score filter, the boxes around the 2D poses, the (P, N, N) suppression matrix and
-  greedy NMS as a fixed point (``nn.nms.suppression_keep``).  Only the kept detections are
-  copied back, packed in one tensor.  Host syncs: the fixed point's convergence checks
-  (1 + log2 of the longest suppression chain, 1-3 on network outputs), one read of the kept
-  counts and one copy -- none per proposal or per detection, whatever the number of proposals.
+  greedy NMS as a fixed point (``nn.nms.suppression_keep``) over the proposals above the score
+  filter.  Only the kept detections are copied back, packed in one tensor.  Host syncs: one
+  read of the filtered counts, the fixed point's convergence checks (1 + log2 of the longest
+  suppression chain, 1-3 on network outputs), one read of the kept counts and one copy --
+  none per proposal or per detection, whatever the number of proposals.
 * **PPI**: the candidates ((proposal, class) pairs above the score threshold) are selected and
   gathered on the device (one ``nonzero``) and copied back in one tensor; PPI's greedy grouping
   then runs on them in numpy (``post.ppi``).
@@ -44,6 +45,12 @@ def as_float64(values, device: torch.device | None = None) -> torch.Tensor:
 def as_tensor(values, device: torch.device) -> torch.Tensor:
     """A tensor as it is, or an array-like on ``device``, in its own dtype (converted after gathering)."""
     return values.detach() if isinstance(values, torch.Tensor) else torch.as_tensor(np.asarray(values), device=device)
+
+
+def _pick(values: torch.Tensor, rows: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """``values[rows, classes]`` of (N, K, ...) values, as one row selection of the (N x K, ...)
+    view (on a CPU several times cheaper than indexing with two index tensors)."""
+    return values.flatten(0, 1).index_select(0, rows * values.shape[1] + classes)
 
 
 def pose_boxes_tensor(pose2d: torch.Tensor, margin: float) -> torch.Tensor:
@@ -95,13 +102,28 @@ def pose_nms_parts(boxes, scores: list, pose2d: list, pose3d: list, min_score: l
     classes = torch.stack([s[:, 1:].argmax(dim=1) for s in scores])  # first of tied maxima, as numpy
     best = torch.stack([s.gather(1, c[:, None] + 1)[:, 0] for s, c in zip(scores, classes)])
     rows = torch.arange(count, device=device)
-    pose_box = torch.stack([pose_boxes_tensor(as_tensor(p, device)[rows, c].double(), margin) for p, c in zip(pose2d, classes)])
+    pose_box = torch.stack([pose_boxes_tensor(_pick(as_tensor(p, device), rows, c).double(), margin)
+                            for p, c in zip(pose2d, classes)])
     valid = best >= torch.as_tensor(min_score, dtype=torch.float64, device=device)[:, None]
     # stable: among equal scores the earlier proposal first, as the numpy path's sort
     order = torch.sort(torch.where(valid, best, -torch.inf), dim=1, descending=True, stable=True).indices
+    # the proposals above the score filter lead each row: cut the rows to the longest such run
+    # (one read), so that the IoU matrices leave out the many low-scoring proposals
+    valid_counts = to_host(valid.sum(dim=1))
+    width = int(valid_counts.max())
+    if width == 0:
+        return [_empty(j) for j in joints]
+    order = order[:, :width]
     ordered_boxes = pose_box.gather(1, order[..., None].expand(-1, -1, 4))
-    suppresses = box_iou(ordered_boxes, ordered_boxes) > torch.as_tensor(iou, dtype=torch.float64, device=device)[:, None, None]
-    keep = suppression_keep(suppresses, valid.gather(1, order))  # (P, N), in score order
+    # one IoU matrix per part, of its own filtered size (a padded (P, W, W) float64 batch is
+    # several times slower on a CPU)
+    active = [p for p, n in enumerate(valid_counts.tolist()) if n]  # parts with a proposal to keep
+    suppresses = torch.zeros((len(active), width, width), dtype=torch.bool, device=device)
+    for row, p in enumerate(active):
+        n = int(valid_counts[p])
+        suppresses[row, :n, :n] = box_iou(ordered_boxes[p, :n], ordered_boxes[p, :n]) > iou[p]
+    keep = torch.zeros((len(scores), width), dtype=torch.bool, device=device)  # (P, W), in score order
+    keep[active] = suppression_keep(suppresses, valid.gather(1, order)[active])
     counts = to_host(keep.sum(dim=1))
     width = int(counts.max())
     if width == 0:
@@ -113,8 +135,8 @@ def pose_nms_parts(boxes, scores: list, pose2d: list, pose3d: list, min_score: l
     for p, (pose_2d, pose_3d) in enumerate(zip(pose2d, pose3d)):
         index, cls = proposal[p], classes[p].gather(0, proposal[p])
         packed += [index.double(), cls.double(), best[p].gather(0, index), boxes[index].flatten(),
-                   as_tensor(pose_2d, device)[index, cls].double().flatten(),
-                   as_tensor(pose_3d, device)[index, cls].double().flatten()]
+                   _pick(as_tensor(pose_2d, device), index, cls).double().flatten(),
+                   _pick(as_tensor(pose_3d, device), index, cls).double().flatten()]
     host = to_host(torch.cat(packed))
     result, start = [], 0
     for p, j in enumerate(joints):
@@ -151,8 +173,8 @@ def ppi_candidates(boxes, scores, pose2d, pose3d, threshold: float) -> Candidate
     if len(found) == 0:
         return None
     rows, classes = found.unbind(1)
-    cand_2d = as_tensor(pose2d, boxes.device)[rows, classes].double()
-    cand_3d = as_tensor(pose3d, boxes.device)[rows, classes].double()
+    cand_2d = _pick(as_tensor(pose2d, boxes.device), rows, classes).double()
+    cand_3d = _pick(as_tensor(pose3d, boxes.device), rows, classes).double()
     count, joints = len(rows), cand_2d.shape[1]
     host = to_host(torch.cat([rows.double(), classes.double(), scores[rows, classes + 1], cand_2d.flatten(),
                               cand_3d.flatten(), boxes.flatten()]))
