@@ -4,7 +4,6 @@ format, convolutions really NHWC, and `wholebody train dope --channels-last` tra
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from torch import nn
 
