@@ -23,6 +23,7 @@ small_batch=$([ -n "$tiny" ] && echo 2 || echo 64)
 run 150 benchmarks/train_speed.py --arch hrnet133 --device "$device" $tiny --batch "$small_batch" --steps 20 --json "$out/train-hrnet133.json"
 run 150 benchmarks/train_speed.py --arch zoomnet --device "$device" $tiny --batch "$small_batch" --steps 20 --json "$out/train-zoomnet.json"
 run 120 benchmarks/train_speed.py --arch dope --device "$device" $tiny --batch "$([ -n "$tiny" ] && echo 2 || echo 8)" --steps 10 --json "$out/train-dope.json"
+run 120 benchmarks/train_speed.py --arch dope --device "$device" $tiny --batch "$([ -n "$tiny" ] && echo 2 || echo 8)" --steps 10 --channels-last --json "$out/train-dope-channels-last.json"
 run 100 benchmarks/topdown_speed_options.py --arch zoomnet --batch 1 --device "$device" $tiny --repeats 30 --warmup 5 --json "$out/infer-zoomnet-b1.json"
 run 100 benchmarks/topdown_speed_options.py --arch hrnet133 --batch 32 --device "$device" $tiny --repeats 20 --warmup 5 --json "$out/infer-hrnet133-b32.json"
 run 120 benchmarks/dope_speed.py --device "$device" --repeats 10 --train-steps 0
