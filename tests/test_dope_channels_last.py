@@ -87,4 +87,7 @@ def test_train_dope_cli_flag_trains_in_channels_last(fixtures_dir, tmp_path, mon
                    "--warmup-steps", "1", "--rois-per-image", "32", "--min-size", "96", "--max-steps", "1",
                    "--threads", "1", "--channels-last"])
     assert status == 0 and calls == [True]
-    assert (tmp_path / "last.pt").exists()
+    from wholebody.models.dope.network import load_dope
+
+    loaded = load_dope(tmp_path / "last.pt")  # an NHWC checkpoint loads into a default-format model
+    assert all(w.is_contiguous() for w in _conv_weights(loaded))
