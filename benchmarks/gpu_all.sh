@@ -26,7 +26,7 @@ run 120 benchmarks/train_speed.py --arch dope --device "$device" $tiny --batch "
 run 120 benchmarks/train_speed.py --arch dope --device "$device" $tiny --batch "$([ -n "$tiny" ] && echo 2 || echo 8)" --steps 10 --channels-last --json "$out/train-dope-channels-last.json"
 run 100 benchmarks/topdown_speed_options.py --arch zoomnet --batch 1 --device "$device" $tiny --repeats 30 --warmup 5 --json "$out/infer-zoomnet-b1.json"
 run 100 benchmarks/topdown_speed_options.py --arch hrnet133 --batch 32 --device "$device" $tiny --repeats 20 --warmup 5 --json "$out/infer-hrnet133-b32.json"
-run 120 benchmarks/dope_speed.py --device "$device" --repeats 10 --train-steps 0
+run 120 benchmarks/dope_speed.py --device "$device" --repeats "$([ -n "$tiny" ] && echo 1 || echo 10)" --train-steps 0
 # DOPE post-processing on the output's device against the numpy path it replaced, both anchor layouts
 run 120 benchmarks/dope_post_speed.py --device "$device" --anchors centre --baseline --repeats 10
 run 120 benchmarks/dope_post_speed.py --device "$device" --anchors spread --baseline --repeats 10
