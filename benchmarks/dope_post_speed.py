@@ -1,12 +1,17 @@
-"""DOPE post-processing speed: pose NMS and PPI on one network output (~1,000 proposals), CPU.
+"""DOPE post-processing speed: pose NMS and PPI on one network output (~1,000 proposals).
 
 The output is that of ``benchmarks/dope_speed.py``'s full mode (ResNet-50 DOPE, random
-weights, anchor poses at the box centre, a random 640x480 image); the median over ``--repeats``
-of running every part once is reported in ms.  ``--reference`` also times the
-per-candidate loops as they were before vectorising (the frozen copy that the equality tests
-use, ``tests/dope_post_reference.py``) on the same output.
+weights, a random 640x480 image) on ``--device``; ``--anchors centre`` puts every anchor pose's
+joints at the box centre (all classes alike, long suppression chains), ``spread`` scatters them
+over the box (poses differ per class, as after training).  Reported: the median over
+``--repeats`` of post-processing every part of the output once (``detect_parts``), in ms.
 
-Usage: ``python benchmarks/dope_post_speed.py [--repeats 5] [--reference]``
+``--baseline`` also times the numpy NMS it replaced (every output copied to the host, NMS there;
+the frozen copy ``tests/dope_nms_numpy_reference.py``) on the same output, and the ratio.
+``--reference`` times the per-candidate loops from before vectorising
+(``tests/dope_post_reference.py``).
+
+Usage: ``python benchmarks/dope_post_speed.py [--device cuda] [--anchors spread] [--baseline] [--repeats 5]``
 """
 
 from __future__ import annotations
@@ -20,56 +25,86 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wholebody.models.dope import post as dope_post
-from wholebody.models.dope.network import dope_resnet50
 from wholebody.models.dope.layout import PART_NAMES
+from wholebody.models.dope.network import dope_resnet50
+from wholebody.models.dope.post import detect_parts
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 
-def network_output() -> tuple[dict[str, np.ndarray], int]:
-    """One full-mode output of a random-weight DOPE, as the arrays ``detect_parts`` passes on."""
+def network_output(anchors: str, device: torch.device) -> tuple[dict[str, torch.Tensor], int]:
+    """One full-mode output of a random-weight DOPE (tensors on ``device``) and its hand classes per side."""
     torch.manual_seed(0)
-    model = dope_resnet50().eval()
+    model = dope_resnet50().eval().to(device)
     for part in PART_NAMES:
-        anchors = model.anchor_poses(part)
-        model.set_anchor_poses(part, torch.cat([torch.full((*anchors.shape[:2], 2), 0.5),
-                                                torch.zeros((*anchors.shape[:2], 3))], -1))
+        k, j = model.anchor_poses(part).shape[:2]
+        if anchors == "centre":
+            poses = torch.cat([torch.full((k, j, 2), 0.5), torch.zeros((k, j, 3))], -1)
+        else:
+            poses = torch.rand(k, j, 5) * torch.tensor([1, 1, 0.3, 0.3, 0.3])
+        model.set_anchor_poses(part, poses)
     with torch.no_grad():
-        out = model([torch.rand(3, 480, 640)])[0]
-    arrays = {part: [out[k].float().numpy() for k in ("boxes", f"{part}_scores", f"{part}_pose2d", f"{part}_pose3d")]
-              for part in PART_NAMES}
-    return arrays, model.hand_classes_per_side
+        out = model([torch.rand(3, 480, 640, device=device)])[0]
+    return out, model.hand_classes_per_side
 
 
-def time_method(run, arrays: dict, hand_classes_per_side: int, repeats: int) -> float:
-    """Median ms of running ``run`` on every part once."""
-    times = []
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_ms(fns: dict, repeats: int, device: torch.device) -> dict[str, float]:
+    """Median ms of each of ``fns`` (name -> callable), taking turns so that a busy machine slows
+    them alike (one warm-up call each first)."""
+    times = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()
     for _ in range(repeats):
-        tic = time.perf_counter()
-        for part in PART_NAMES:
-            run(part, *arrays[part], **({"hand_classes_per_side": hand_classes_per_side} if part == "hand" else {}))
-        times.append(time.perf_counter() - tic)
-    return round(1000 * float(np.median(times)), 1)
+        for name, fn in fns.items():
+            _sync(device)
+            tic = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - tic)
+    return {name: round(1000 * float(np.median(t)), 2) for name, t in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--anchors", choices=("centre", "spread"), default="centre")
+    parser.add_argument("--baseline", action="store_true", help="also time the numpy NMS it replaced, and the ratio")
     parser.add_argument("--reference", action="store_true", help="also time the loops before vectorising")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    arrays, sides = network_output()
-    report = {"proposals": int(len(arrays["body"][0])), "threads": args.threads,
-              "nms_ms": time_method(dope_post.pose_nms, arrays, sides, args.repeats),
-              "ppi_ms": time_method(dope_post.ppi, arrays, sides, args.repeats)}
+    device = torch.device(args.device)
+    out, sides = network_output(args.anchors, device)
+    report = {"device": str(device), "anchors": args.anchors, "proposals": int(len(out["boxes"])),
+              "threads": args.threads,
+              "detections_nms": {p: len(d) for p, d in detect_parts(out, PART_NAMES, sides, "nms").items()}}
+    fns = {"nms": lambda: detect_parts(out, PART_NAMES, sides, "nms"),
+           "ppi": lambda: detect_parts(out, PART_NAMES, sides, "ppi")}
+    sys.path.insert(0, str(TESTS))
+    if args.baseline:
+        import dope_nms_numpy_reference as numpy_reference
+
+        fns["baseline_nms"] = lambda: numpy_reference.detect_parts_nms(out, PART_NAMES, sides)
     if args.reference:
-        sys.path.insert(0, str(TESTS))
         import dope_post_reference as reference
 
-        report["reference_nms_ms"] = time_method(reference.pose_nms, arrays, sides, args.repeats)
-        report["reference_ppi_ms"] = time_method(reference.ppi, arrays, sides, args.repeats)
+        arrays = {part: [out[k].float().cpu().numpy() for k in ("boxes", f"{part}_scores", f"{part}_pose2d",
+                                                                f"{part}_pose3d")] for part in PART_NAMES}
+
+        def loops(run):
+            return lambda: [run(part, *arrays[part], **({"hand_classes_per_side": sides} if part == "hand" else {}))
+                            for part in PART_NAMES]
+
+        fns["reference_nms"], fns["reference_ppi"] = loops(reference.pose_nms), loops(reference.ppi)
+    report |= {f"{name}_ms": ms for name, ms in time_ms(fns, args.repeats, device).items()}
+    if args.baseline:
+        report["nms_speedup"] = round(report["baseline_nms_ms"] / report["nms_ms"], 2)
     print(json.dumps(report))
 
 

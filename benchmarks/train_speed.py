@@ -90,7 +90,8 @@ def topdown_step(arch: str, tiny: bool, batch: int, device: torch.device, amp: b
     return step
 
 
-def dope_step(tiny: bool, batch: int, device: torch.device, amp: bool) -> Callable[[], torch.Tensor]:
+def dope_step(tiny: bool, batch: int, device: torch.device, amp: bool,
+              channels_last: bool = False) -> Callable[[], torch.Tensor]:
     """A closure running one DOPE training step on the replicated fixture images and their labels."""
     from wholebody.data.adapters.sources import load_source, read_sample_image
     from wholebody.models.dope.network import dope_resnet50, dope_tiny
@@ -110,6 +111,8 @@ def dope_step(tiny: bool, batch: int, device: torch.device, amp: bool) -> Callab
               for s in samples]
     model = (dope_tiny() if tiny else dope_resnet50()).to(device).train()
     fit_model_anchor_poses(model, labels)
+    if channels_last:  # train dope --channels-last
+        model.set_channels_last()
     images = [images[i % len(images)] for i in range(batch)]
     labels = [labels[i % len(labels)] for i in range(batch)]
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-5)
@@ -135,7 +138,7 @@ def measure(arch: str, device: torch.device, tiny: bool, batch: int, steps: int,
             peak_override: float | None = None, channels_last: bool = False) -> dict:
     """The benchmark's JSON record (module docstring)."""
     torch.manual_seed(0)
-    step = dope_step(tiny, batch, device, amp) if arch == "dope" else \
+    step = dope_step(tiny, batch, device, amp, channels_last) if arch == "dope" else \
         topdown_step(arch, tiny, batch, device, amp, channels_last)
     counter = FlopCounterMode(display=False)
     with counter, torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -177,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, for the MFU")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--json", default=None, help="also write the record to this file")
-    parser.add_argument("--channels-last", action="store_true", help="top-down models: NHWC memory format "
+    parser.add_argument("--channels-last", action="store_true", help="NHWC memory format "
                         "(train --channels-last)")
     parser.add_argument("--cudnn-benchmark", choices=("on", "off"), default=None,
                         help="cuDNN autotuning (default: on for the fixed-shape top-down models, off for DOPE, "

@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
                         help="bf16 autocast (auto: on for CUDA devices that support bf16)")
     parser.add_argument("--channels-last", action="store_true",
-                        help="NHWC memory format for weights and crops (zoomnet, hrnet133; faster bf16 on GPUs)")
+                        help="NHWC memory format for weights and crops (zoomnet, hrnet133, dope; faster bf16 on GPUs)")
     parser.add_argument("--compile", nargs="?", const="default", default=None,
                         choices=("default", "reduce-overhead", "max-autotune"),
                         help="torch.compile the training step's network (zoomnet, hrnet133; mode default: %(const)s)")

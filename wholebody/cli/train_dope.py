@@ -50,6 +50,7 @@ def run_dope(args: argparse.Namespace) -> int:
         max_steps=args.max_steps, log_every=args.log_every, resume=args.resume, threads=args.threads,
         cache_images=args.cache_images, min_size=args.min_size, pretrained=tuple(args.pretrained or ()),
         max_size=None if args.min_size is None else int(args.min_size * 1.6667),
+        channels_last=getattr(args, "channels_last", False),
     )
     try:
         result = train_dope(config)

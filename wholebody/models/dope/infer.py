@@ -36,14 +36,22 @@ class DopeEstimator:
         part_kwargs: per part, threshold overrides for PPI / NMS.
         realtime: the paper's real-time mode (400 px, 50 proposals, fp16 on GPU).
         keep_unassigned: hands and faces attached to no body become people of their own.
+        channels_last: NHWC convolutions (``DOPE.set_channels_last``; faster fp16/bf16 on GPUs).
+        fuse_bn: fold the frozen batch norms into the convolutions (``DOPE.fuse_batch_norms``;
+            changes ``model`` in place, which then no longer trains).
     """
 
     def __init__(self, model: DOPE, method: str = "nms", part_kwargs: dict[str, dict] | None = None,
-                 realtime: bool = False, keep_unassigned: bool = True) -> None:
+                 realtime: bool = False, keep_unassigned: bool = True, channels_last: bool = False,
+                 fuse_bn: bool = False) -> None:
         self.model = model.eval()
         self.method = method
         self.part_kwargs = part_kwargs or {}
         self.keep_unassigned = keep_unassigned
+        if fuse_bn:  # in float32, before real-time mode halves the weights
+            self.model.fuse_batch_norms()
+        if channels_last:
+            self.model.set_channels_last()
         if realtime:
             self.model.set_realtime(True)
 

@@ -32,7 +32,10 @@ in COCO crowds overlap more than that (two overfit fixture models, ``benchmarks/
 whole-body AP 0.758 / 0.756 at 0.1, 0.904 / 0.831 at 0.4, 0.904 / 0.904 at 0.5).  Every
 function accepts zero proposals and returns no detection.
 
-Both run without a loop per proposal or candidate.  PPI's steps 2 and 3 are greedy clusterings
+Both run without a loop per proposal or candidate.  NMS runs entirely on the device of the
+network's output (all parts of an image in one batch) and PPI selects its candidates there, so
+only detections or candidates are copied to the host, with a few syncs in all
+(``models.dope.post_device``).  PPI's steps 2 and 3 are greedy clusterings
 (a candidate leads unless an earlier leader claims it), computed by :func:`greedy_leaders` on
 overlap matrices block by block, with ``nn.nms.suppression_keep`` inside a block; what remains
 is one pass per detected instance.  The detections are identical to the candidate-by-candidate
@@ -46,7 +49,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from wholebody.nn.nms import box_iou, nms, suppression_keep
+from wholebody.models.dope.post_device import KeptPoses, pose_nms_parts, ppi_candidates
+from wholebody.nn.nms import box_iou, suppression_keep
 
 POSE_BOX_MARGIN = 0.1
 NMS_IOU = 0.5  # DOPE's code: 0.1 (module docstring)
@@ -242,19 +246,18 @@ def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, po
     Args:
         boxes: (N, 4) proposals, original pixels; scores: (N, K + 1) softmax, column 0 background.
         pose2d: (N, K, J, 2) original pixels; pose3d: (N, K, J, 3) metres.
+        Tensors (on any device) or arrays.
     """
-    # poses are read only where a candidate is: converted to float64 after the gather
-    boxes, scores = np.asarray(boxes, np.float64), np.asarray(scores, np.float64)
     if overlap not in ("bbox", "mje"):
         raise ValueError(f"unknown PPI overlap {overlap!r}; choose 'bbox' or 'mje'")
-    num_classes = scores.shape[1] - 1
+    num_classes = np.shape(scores)[1] - 1
     threshold = 0.1 / num_classes if score_th is None else score_th
-    rows, classes = np.nonzero(scores[:, 1:] >= threshold)
-    if len(rows) == 0:
+    # step 1 on the outputs' device: only the candidates come to the host (models.dope.post_device)
+    found = ppi_candidates(boxes, scores, pose2d, pose3d, threshold)
+    if found is None:
         return []
-    cand_score = scores[rows, classes + 1]
-    cand_2d = np.asarray(pose2d)[rows, classes].astype(np.float64)
-    cand_3d = np.asarray(pose3d)[rows, classes].astype(np.float64)
+    boxes, rows, classes, cand_score, cand_2d, cand_3d = (found.boxes, found.rows, found.classes, found.score,
+                                                          found.pose2d, found.pose3d)
     # Step 2 is greedy clustering: an instance's leader is the best candidate no earlier leader claims.
     leaders, owner = _instances(overlap, rows, cand_score, boxes, cand_2d, th_iou)
     rank = np.full(len(owner), -1)
@@ -288,21 +291,23 @@ def ppi(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, po
     return sorted(detections, key=lambda d: -d.score)
 
 
-def pose_nms(part: str, boxes: np.ndarray, scores: np.ndarray, pose2d: np.ndarray, pose3d: np.ndarray,
-             min_score: float = 0.3, iou: float = NMS_IOU, hand_classes_per_side: int | None = None) -> list[PartDetection]:
-    """DOPE's NMS alternative for one part of one image (module docstring); same inputs as :func:`ppi`."""
-    boxes, scores, pose2d, pose3d = np.asarray(boxes, np.float64), np.asarray(scores, np.float64), *map(np.asarray, (pose2d, pose3d))
-    if len(scores) == 0:
-        return []
-    classes = scores[:, 1:].argmax(axis=1)
-    best = scores[np.arange(len(scores)), classes + 1]
-    kept = np.flatnonzero(best >= min_score)
-    if len(kept) == 0:
-        return []
-    poses2d, poses3d = pose2d[kept, classes[kept]].astype(np.float64), pose3d[kept, classes[kept]].astype(np.float64)
-    order = nms(torch.as_tensor(pose_boxes(poses2d)), torch.as_tensor(best[kept]), iou).numpy()
-    return [PartDetection(part, float(best[kept[i]]), poses2d[i], poses3d[i], boxes[kept[i]].copy(),
-                          _side(part, int(classes[kept[i]]), hand_classes_per_side)) for i in order]
+def _nms_settings(min_score: float = 0.3, iou: float = NMS_IOU, hand_classes_per_side: int | None = None
+                  ) -> tuple[float, float, int | None]:
+    """:func:`pose_nms`'s keyword arguments (a misspelt one fails as it would there)."""
+    return min_score, iou, hand_classes_per_side
+
+
+def _nms_detections(part: str, kept: KeptPoses, hand_classes_per_side: int | None) -> list[PartDetection]:
+    return [PartDetection(part, float(kept.score[i]), kept.pose2d[i], kept.pose3d[i], kept.box[i],
+                          _side(part, int(kept.classes[i]), hand_classes_per_side)) for i in range(len(kept.score))]
+
+
+def pose_nms(part: str, boxes, scores, pose2d, pose3d, min_score: float = 0.3, iou: float = NMS_IOU,
+             hand_classes_per_side: int | None = None) -> list[PartDetection]:
+    """DOPE's NMS alternative for one part of one image (module docstring), on the device of the
+    inputs (``models.dope.post_device``); same inputs as :func:`ppi`."""
+    (kept,) = pose_nms_parts(boxes, [scores], [pose2d], [pose3d], [min_score], [iou], POSE_BOX_MARGIN)
+    return _nms_detections(part, kept, hand_classes_per_side)
 
 
 def detect_parts(output: dict[str, torch.Tensor], parts: tuple[str, ...], hand_classes_per_side: int,
@@ -313,13 +318,17 @@ def detect_parts(output: dict[str, torch.Tensor], parts: tuple[str, ...], hand_c
     """
     if method not in POST_PROCESSING:
         raise ValueError(f"unknown DOPE post-processing {method!r}; choose 'ppi' or 'nms'")
-    run = ppi if method == "ppi" else pose_nms
-    result = {}
+    kwargs = {}
     for part in parts:
-        kwargs = dict((part_kwargs or {}).get(part, {}))
+        kwargs[part] = dict((part_kwargs or {}).get(part, {}))
         if part == "hand":
-            kwargs.setdefault("hand_classes_per_side", hand_classes_per_side)
-        arrays = [output[key].detach().float().cpu().numpy() for key in
-                  ("boxes", f"{part}_scores", f"{part}_pose2d", f"{part}_pose3d")]
-        result[part] = run(part, *arrays, **kwargs)
-    return result
+            kwargs[part].setdefault("hand_classes_per_side", hand_classes_per_side)
+    if method == "ppi":
+        return {part: ppi(part, *(output[key] for key in ("boxes", f"{part}_scores", f"{part}_pose2d", f"{part}_pose3d")),
+                          **kwargs[part]) for part in parts}
+    # NMS: every part in one batch on the output's device, a few host syncs in all
+    settings = [_nms_settings(**kwargs[part]) for part in parts]
+    kept = pose_nms_parts(output["boxes"], [output[f"{p}_scores"] for p in parts], [output[f"{p}_pose2d"] for p in parts],
+                          [output[f"{p}_pose3d"] for p in parts], [s[0] for s in settings], [s[1] for s in settings],
+                          POSE_BOX_MARGIN)
+    return {part: _nms_detections(part, k, s[2]) for part, k, s in zip(parts, kept, settings)}
