@@ -29,7 +29,7 @@ import numpy as np
 
 from wholebody.experts.assemble.carry import CARRY_PRESENCE, add_carried, lands_on_found
 from wholebody.experts.assemble.duplicates import resolve_duplicates, upper_box
-from wholebody.experts.assemble.face_search import face_search_boxes
+from wholebody.experts.assemble.face_search import search_from_faces
 from wholebody.experts.assemble.fusion import claimed_heads
 from wholebody.experts.assemble.person import attach_faces, attach_hands, body_person, finish_scores
 from wholebody.experts.detect.detections import as_detections
@@ -94,8 +94,8 @@ class WholeBodyEstimator:
             claims is output as a person of its own (body score 0).
         part_tiles: the part detectors also run on overlapping tiles: True, False or ``"auto"``
             (images whose longer side is at least 1000 px).
-        face_search: with ``part_detect``, a confident face outside every person box starts a
-            body search below it (``face_search``), kept only if BlazePose finds a pose.
+        face_search: with ``part_detect``, a confident face that no kept person's nose lies in starts
+            a body search around it (``face_search``), kept only if that body's nose is in the face.
     """
 
     accepts_carry = True  # __call__ takes ``carry`` (video carry-over, ``assemble.carry``)
@@ -191,11 +191,6 @@ class WholeBodyEstimator:
             priors = None  # not COCO-17 with scores (e.g. the BlazePose detector's 4 points)
         boxes, box_scores, priors, carried = add_carried(boxes, box_scores, priors, carry)
         found = self.parts.detect(image) if self.parts is not None else None
-        if found is not None and person_boxes is None and self.face_search:
-            # people every detector missed but whose face was found: a body search below the face
-            searched = face_search_boxes(found.faces, boxes, image.shape)
-            boxes, box_scores, priors, searched_here = add_carried(boxes, box_scores, priors, searched)
-            carried = np.concatenate([carried, searched_here[len(carried):]])
         people, bodies, kept_scores, kept_priors = [], [], [], []
         for index, (box, score) in enumerate(zip(boxes, box_scores)):
             if box[2] <= 1 or box[3] <= 1:
@@ -212,6 +207,9 @@ class WholeBodyEstimator:
             kept_priors.append(prior)
         from_prior = resolve_duplicates(image, people, bodies, kept_scores, kept_priors,
                                         lambda img, box: self._body_person(img, box, None))
+        if found is not None and person_boxes is None and self.face_search:  # people known by the face alone
+            search_from_faces(image, found.faces, people, bodies, kept_scores, kept_priors, from_prior,
+                              lambda img, box: self._body_person(img, box, None))
         heads = self._heads(people, bodies, kept_priors, from_prior)
         face_crops = self.parts.face_crops(people, found) if found is not None and face_is_mesh(self.face) else {}
         attach_hands(people, self._run_hands(image, people))
