@@ -31,6 +31,7 @@ from wholebody.experts.assemble.carry import CARRY_PRESENCE, add_carried, lands_
 from wholebody.experts.assemble.duplicates import resolve_duplicates, upper_box
 from wholebody.experts.assemble.face_search import search_from_faces
 from wholebody.experts.assemble.fusion import claimed_heads
+from wholebody.experts.assemble.limbs import fix_limbs
 from wholebody.experts.assemble.person import attach_faces, attach_hands, body_person, finish_scores
 from wholebody.experts.detect.detections import as_detections
 from wholebody.experts.landmarks.body import BodyExpert, BodyLandmarks
@@ -211,6 +212,8 @@ class WholeBodyEstimator:
             search_from_faces(image, found.faces, people, bodies, kept_scores, kept_priors, from_prior,
                               lambda img, box: self._body_person(img, box, None))
         heads = self._heads(people, bodies, kept_priors, from_prior)
+        if found is not None:  # limb points on faces or on a neighbour's forearm are not that person's
+            fix_limbs(people, kept_priors, found.faces)
         face_crops = self.parts.face_crops(people, found) if found is not None and face_is_mesh(self.face) else {}
         attach_hands(people, self._run_hands(image, people))
         if found is not None:
