@@ -1,0 +1,119 @@
+"""Limb points that are not their person's (``experts.assemble.limbs``): on faces, shared forearms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wholebody.experts.assemble.association import grow_box, inside
+from wholebody.experts.assemble.limbs import (
+    ELBOWS, NOT_MINE_SCORE, OWN_FACE_OK, SHOWN_SCORE, WRISTS, _coincide, limbs_off_faces, shared_forearms)
+
+PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "photos"
+
+# A standing person, COCO body order (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles),
+# pixels; the face spans x 40-60, y 0-20.
+STANDING = np.array([[50, 10], [53, 8], [47, 8], [57, 10], [43, 10], [62, 30], [38, 30], [66, 55], [34, 55],
+                     [68, 78], [32, 78], [58, 80], [42, 80], [58, 115], [42, 115], [58, 150], [42, 150]], float)
+FACE = np.array([40.0, 0.0, 20.0, 20.0])
+
+
+class _Person:
+    def __init__(self, body17: np.ndarray, score: float = 0.9):
+        self.keypoints = np.zeros((133, 3))
+        self.keypoints[:17, :2] = body17
+        self.keypoints[:17, 2] = score
+
+
+def test_shoulders_on_own_face_take_the_detector_points_and_a_limb_on_a_neighbours_face_is_demoted():
+    me = _Person(STANDING.copy())
+    me.keypoints[[5, 6], :2] = [[55, 15], [45, 15]]  # shoulders collapsed onto the chin
+    me.keypoints[9, :2] = [52, 14]  # a hand on the own chin: fine
+    neighbour = _Person(STANDING + [100, 0])
+    neighbour.keypoints[8, :2] = [50, 12]  # its elbow on my face
+    prior = np.column_stack([STANDING, np.full(17, 0.6)])
+    changed = limbs_off_faces([me, neighbour], [prior, None], [FACE, FACE + [100, 0, 0, 0]])
+    assert changed == 3
+    assert np.allclose(me.keypoints[[5, 6], :2], STANDING[[5, 6]])  # the detector's shoulders, off the face
+    assert me.keypoints[9, 2] == pytest.approx(0.9) and 9 in OWN_FACE_OK
+    assert neighbour.keypoints[8, 2] == NOT_MINE_SCORE  # no detector point for it: demoted
+    assert (neighbour.keypoints[[5, 6, 7, 9, 10], 2] > NOT_MINE_SCORE).all()  # its other limbs stay
+
+
+def test_a_detector_point_on_a_face_too_is_not_taken():
+    me = _Person(STANDING.copy())
+    me.keypoints[5, :2] = [55, 15]
+    prior = np.column_stack([STANDING, np.full(17, 0.6)])
+    prior[5, :2] = [56, 16]  # the detector made the same mistake
+    limbs_off_faces([me], [prior], [FACE])
+    assert me.keypoints[5, 2] == NOT_MINE_SCORE and np.allclose(me.keypoints[5, :2], [55, 15])
+
+
+def test_a_shared_forearm_stays_with_the_person_whose_elbow_does_not_reach_into_the_other():
+    owner = _Person(STANDING.copy())
+    borrower = _Person(STANDING + [60, 0])  # stands to the right; its right elbow reaches into the owner's torso
+    borrower.keypoints[ELBOWS[1], :2] = owner.keypoints[ELBOWS[0], :2] + [-5, 3]
+    borrower.keypoints[WRISTS[1], :2] = owner.keypoints[WRISTS[0], :2] + [2, -2]
+    assert inside(borrower.keypoints[ELBOWS[1], :2], np.array([38.0, 30.0, 24.0, 50.0]))  # the owner's torso
+    assert shared_forearms([owner, borrower]) == 1
+    assert (borrower.keypoints[[ELBOWS[1], WRISTS[1]], 2] == NOT_MINE_SCORE).all()
+    assert (owner.keypoints[[ELBOWS[0], WRISTS[0]], 2] > NOT_MINE_SCORE).all()
+    apart = _Person(STANDING + [60, 0])
+    assert shared_forearms([_Person(STANDING.copy()), apart]) == 0  # side by side, nothing shared
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    pytest.importorskip("ai_edge_litert", reason="the part experts run the models with ai-edge-litert")
+    from wholebody.experts import WholeBodyEstimator
+    from wholebody.experts.runtime.models import ModelNotPreparedError
+
+    try:
+        found = WholeBodyEstimator(num_threads=1, hand_zoom=False)
+        found.detector  # noqa: B018 - build it now, skip when the models are not prepared
+        return found
+    except (ImportError, ModelNotPreparedError) as err:
+        pytest.skip(f"models not prepared: {err}")
+
+
+def _people(estimator, name: str) -> list:
+    from PIL import Image
+
+    photo = PHOTOS / name
+    if not photo.is_file():
+        pytest.skip(f"{photo} not found (../shared/media beside the repo)")
+    return [p for p in estimator(np.asarray(Image.open(photo).convert("RGB"))) if p.part_scores["body"] > 0.1]
+
+
+def _limbs_on_faces(people: list) -> list[tuple[int, int, int]]:
+    """(person, joint, face owner) for every shown limb point clearly on a face it may not be on: inside the
+    face mesh's box shrunk by 10 % per side (a shoulder right under the chin of someone looking over it
+    touches the box's lower edge)."""
+    bad = []
+    for i, person in enumerate(people):
+        for joint in range(5, 17):
+            point = person.keypoints[joint]
+            for k, other in enumerate(people):
+                box = other.part_boxes.get("face")
+                if point[2] > SHOWN_SCORE and box is not None and inside(point[:2], grow_box(box, -0.1)) and (
+                        k != i or joint not in OWN_FACE_OK):
+                    bad.append((i, joint, k))
+    return bad
+
+
+def test_no_limb_on_a_face_on_the_four_women_photo(estimator):
+    """faceapi_sample6: the striped-dress woman's shoulders were drawn on her face, score 1."""
+    people = _people(estimator, "faceapi_sample6.jpg")
+    assert len(people) == 4
+    assert _limbs_on_faces(people) == []
+
+
+def test_no_limb_on_a_face_and_no_forearm_drawn_twice_on_the_hugging_women_photo(estimator):
+    """faceapi_sample4: the blonde woman's left forearm lay on her neighbour's own forearm."""
+    people = _people(estimator, "faceapi_sample4.jpg")
+    assert _limbs_on_faces(people) == []
+    shared = [(i, j) for i in range(len(people)) for j in range(i) for a in (0, 1) for b in (0, 1)
+              if _coincide(people[i].keypoints[[ELBOWS[a], WRISTS[a]]], people[j].keypoints[[ELBOWS[b], WRISTS[b]]])]
+    assert shared == []
