@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wholebody.experts.assemble.association import grow_box, inside
+from wholebody.experts.assemble.association import inside
 from wholebody.experts.assemble.limbs import (
     ELBOWS, NOT_MINE_SCORE, OWN_FACE_OK, SHOWN_SCORE, WRISTS, _coincide, limbs_off_faces, shared_forearms)
 
@@ -44,11 +44,21 @@ def test_shoulders_on_own_face_take_the_detector_points_and_a_limb_on_a_neighbou
 
 def test_a_detector_point_on_a_face_too_is_not_taken():
     me = _Person(STANDING.copy())
-    me.keypoints[5, :2] = [55, 15]
+    me.keypoints[[5, 6], :2] = [[55, 15], [45, 15]]
     prior = np.column_stack([STANDING, np.full(17, 0.6)])
-    prior[5, :2] = [56, 16]  # the detector made the same mistake
+    prior[5, :2] = [56, 16]  # the detector made the same mistake on one of them
     limbs_off_faces([me], [prior], [FACE])
     assert me.keypoints[5, 2] == NOT_MINE_SCORE and np.allclose(me.keypoints[5, :2], [55, 15])
+    assert np.allclose(me.keypoints[6], prior[6])
+
+
+def test_one_shoulder_at_the_own_chin_stays_and_a_face_nobody_owns_moves_nothing():
+    me = _Person(STANDING.copy())
+    me.keypoints[5, :2] = [55, 18]  # looking over the left shoulder
+    me.keypoints[7, :2] = [60, 45]
+    badge = np.array([55.0, 40.0, 15.0, 15.0])  # a false face on the chest, around the elbow: no nose in it
+    assert limbs_off_faces([me], [None], [FACE, badge]) == 0
+    assert (me.keypoints[5:17, 2] == pytest.approx(0.9))
 
 
 def test_a_shared_forearm_stays_with_the_person_whose_elbow_does_not_reach_into_the_other():
@@ -88,18 +98,19 @@ def _people(estimator, name: str) -> list:
 
 
 def _limbs_on_faces(people: list) -> list[tuple[int, int, int]]:
-    """(person, joint, face owner) for every shown limb point clearly on a face it may not be on: inside the
-    face mesh's box shrunk by 10 % per side (a shoulder right under the chin of someone looking over it
-    touches the box's lower edge)."""
+    """(person, joint, face owner) for every shown limb point on a face mesh's box that it may not be on.
+    On its own face a wrist and one shoulder may be (the chin over a shoulder), not both shoulders."""
     bad = []
     for i, person in enumerate(people):
-        for joint in range(5, 17):
-            point = person.keypoints[joint]
-            for k, other in enumerate(people):
-                box = other.part_boxes.get("face")
-                if point[2] > SHOWN_SCORE and box is not None and inside(point[:2], grow_box(box, -0.1)) and (
-                        k != i or joint not in OWN_FACE_OK):
-                    bad.append((i, joint, k))
+        for k, other in enumerate(people):
+            box = other.part_boxes.get("face")
+            if box is None:
+                continue
+            on = [j for j in range(5, 17) if person.keypoints[j, 2] > SHOWN_SCORE
+                  and inside(person.keypoints[j, :2], box)]
+            if k == i:
+                on = [j for j in on if j not in OWN_FACE_OK and (j not in (5, 6) or {5, 6} <= set(on))]
+            bad += [(i, j, k) for j in on]
     return bad
 
 

@@ -5,16 +5,18 @@ shoulders up on the person's own chin (faceapi_sample6: the woman in the striped
 shoulders on her face with score 1.0).  Two rules, both on COCO-WholeBody body indices
 (original pixels, boxes ``[x, y, w, h]``):
 
-* ``limbs_off_faces``: a shoulder, elbow, hip, knee or ankle never lies on a face, and no body
-  point on another person's face (a face box holding that other person's nose, or nobody's)
-  is this person's.  A wrist on its own face is fine (a hand on the chin).  Such a point takes
+* ``limbs_off_faces``: no body point on another person's face (a face box holding that other
+  person's nose) is this person's, nor an elbow, hip, knee or ankle on its own face, nor both
+  shoulders (``wrong_on_faces``).  A wrist on its own face is fine (a hand on the chin), and so is
+  one shoulder (the chin over a shoulder).  Such a point takes
   the detector's (MoveNet's) point for that joint when that one is off every face it may not be
-  on and scored above ``PRIOR_SCORE``; otherwise its score drops to ``NOT_MINE_SCORE`` (the
-  point stays, so the hand and face crops still have an anchor, but it is not drawn and counts
-  little in OKS).
+  on and scored above ``PRIOR_SCORE`` (even when the point itself is scored low: its place
+  still shapes the torso that ``shared_forearms`` uses); otherwise its score drops to
+  ``NOT_MINE_SCORE`` (the point stays, so the hand and face crops still have an anchor, but
+  it is not drawn and counts little in OKS).
 * ``shared_forearms``: two people whose forearms (elbow and wrist) coincide cannot both own
   it.  The one whose own upper arm does not reach into the other person (its elbow outside the
-  other's torso box: shoulders and hips) keeps it; the other's elbow and wrist scores drop to
+  other's torso box: shoulders and hips, grown by ``TORSO_MARGIN``) keeps it; the other's elbow and wrist scores drop to
   ``NOT_MINE_SCORE``.  When both or neither reach, nothing changes (no evidence).
   faceapi_sample4: the blonde woman's left forearm was the patterned-dress woman's, her elbow
   inside that woman's torso.
@@ -40,6 +42,7 @@ HEAD_SCORE = 0.3  # a nose scored below this does not say whose face a box is
 OWNER_MARGIN = 0.1  # a nose in the face box grown by this (per side) makes that person its owner
 SAME_FOREARM = 0.3  # forearms coincide when both ends are closer than this x the forearm length
 MIN_FACE_SCORE = 0.6  # as ``face_search.MIN_FACE_SCORE``
+TORSO_MARGIN = 0.1  # an elbow at the edge of the other's torso box (its own arm hangs there) still reaches in
 SHOWN_SCORE = 0.3  # only points above this (drawn, used) are checked for shared forearms
 
 
@@ -53,16 +56,43 @@ def face_owners(face_boxes: list[np.ndarray], people: list) -> list[set[int]]:
     return owners
 
 
-def _on_wrong_face(point: np.ndarray, joint: int, person: int, face_boxes: list, owners: list[set[int]]) -> bool:
-    """Whether ``point`` of ``joint`` of person index ``person`` lies on a face it may not be on."""
-    if not np.isfinite(point[:2]).all():
-        return False
-    return any(inside(point[:2], box) and (person not in owner or joint not in OWN_FACE_OK)
-               for box, owner in zip(face_boxes, owners))
+def wrong_on_faces(keypoints: np.ndarray, person: int, face_boxes: list, owners: list[set[int]]) -> np.ndarray:
+    """(17,) whether each body point of person index ``person`` lies on a face it may not be on.
+
+    Any limb point on a face owned by others; on its own face: elbows, hips, knees, ankles, and
+    the shoulders when both are there (a torso collapsed onto the head).  One shoulder at its
+    own chin is a person looking over that shoulder (faceapi_sample4, insightface_t1), and a
+    wrist there is a hand on the face.
+    """
+    points = np.asarray(keypoints, dtype=np.float64)[:17, :2]
+    finite = np.isfinite(points).all(axis=1)
+    wrong = np.zeros(17, dtype=bool)
+    limbs = np.isin(np.arange(17), LIMB_POINTS)
+    for box, owner in zip(face_boxes, owners):
+        on = finite & np.array([inside(point, box) for point in points]) & limbs
+        if person not in owner:
+            wrong |= on
+            continue
+        never_on_own = on & ~np.isin(np.arange(17), SHOULDERS + OWN_FACE_OK)
+        wrong |= never_on_own
+        if on[list(SHOULDERS)].all():
+            wrong[list(SHOULDERS)] = True
+    return wrong
+
+
+def _free_of_faces(point: np.ndarray, joint: int, person: int, face_boxes: list, owners: list[set[int]]) -> bool:
+    """Whether a replacement point lies on no owned face (a wrist may lie on its own)."""
+    return bool(np.isfinite(point[:2]).all()) and not any(
+        inside(point[:2], box) and (person not in owner or joint not in OWN_FACE_OK)
+        for box, owner in zip(face_boxes, owners))
 
 
 def limbs_off_faces(people: list, priors: list, face_boxes: list[np.ndarray]) -> int:
     """Move or demote (in place) the limb points that lie on a face they may not be on (module docstring).
+
+    Only faces that hold a person's confident nose count (``face_owners``): a face detection
+    nobody owns may be a false one (faceapi_sample1: a badge on a chest, score 0.68, under a
+    true shoulder).
 
     Args:
         people: ``Person`` per kept person, body points filled (COCO-WholeBody order).
@@ -71,25 +101,26 @@ def limbs_off_faces(people: list, priors: list, face_boxes: list[np.ndarray]) ->
     Returns:
         the number of points changed.
     """
-    face_boxes = [np.asarray(box, dtype=np.float64) for box in face_boxes]
-    if not face_boxes or not people:
+    boxes = [np.asarray(box, dtype=np.float64) for box in face_boxes]
+    owners = face_owners(boxes, people)
+    boxes, owners = [b for b, o in zip(boxes, owners) if o], [o for o in owners if o]
+    if not boxes:
         return 0
-    owners = face_owners(face_boxes, people)
     changed = 0
     for i, person in enumerate(people):
         prior = None if i >= len(priors) or priors[i] is None else np.asarray(priors[i], dtype=np.float64)
-        for joint in LIMB_POINTS:
-            point = person.keypoints[joint]
-            if point[2] <= NOT_MINE_SCORE or not _on_wrong_face(point, joint, i, face_boxes, owners):
-                continue
+        for joint in np.flatnonzero(wrong_on_faces(person.keypoints, i, boxes, owners)):
             replacement = None if prior is None else prior[joint]
             if (replacement is not None and np.isfinite(replacement).all() and replacement[2] > PRIOR_SCORE
-                    and not _on_wrong_face(replacement, joint, i, face_boxes, owners)):
+                    and _free_of_faces(replacement, joint, i, boxes, owners)):
+                # also for a weakly scored point: its place still shapes the torso (``shared_forearms``)
                 log.debug("person %d joint %d on a face: the detector's point %s instead", i, joint,
                           np.round(replacement[:2]))
                 person.keypoints[joint] = replacement
-            else:
+            elif person.keypoints[joint, 2] > NOT_MINE_SCORE:
                 person.keypoints[joint, 2] = NOT_MINE_SCORE
+            else:
+                continue
             changed += 1
     return changed
 
@@ -105,7 +136,8 @@ def torso_box(keypoints: np.ndarray) -> np.ndarray | None:
 
 
 def _reaches_into(keypoints: np.ndarray, side: int, other_torso: np.ndarray | None) -> bool:
-    return other_torso is not None and inside(keypoints[ELBOWS[side], :2], other_torso)
+    """Whether the ``side`` elbow lies in the other person's torso box grown by ``TORSO_MARGIN`` per side."""
+    return other_torso is not None and inside(keypoints[ELBOWS[side], :2], grow_box(other_torso, TORSO_MARGIN))
 
 
 def shared_forearms(people: list) -> int:
