@@ -9,7 +9,7 @@ import pytest
 
 from wholebody.experts.assemble.association import inside
 from wholebody.experts.assemble.limbs import (
-    ELBOWS, NOT_MINE_SCORE, OWN_FACE_OK, SHOWN_SCORE, WRISTS, _coincide, limbs_off_faces, shared_forearms)
+    ELBOWS, NOT_MINE_SCORE, OWN_FACE_OK, SAME_FOREARM, SHOWN_SCORE, WRISTS, limbs_off_faces, shared_arm, shared_forearms)
 
 PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "photos"
 
@@ -74,6 +74,18 @@ def test_a_shared_forearm_stays_with_the_person_whose_elbow_does_not_reach_into_
     assert shared_forearms([_Person(STANDING.copy()), apart]) == 0  # side by side, nothing shared
 
 
+def test_an_upper_arm_whose_wrist_is_not_shown_is_shared_too():
+    owner = _Person(STANDING.copy())
+    owner.keypoints[[ELBOWS[0], WRISTS[0]], :2] = [[63, 55], [64, 78]]  # the left arm hangs straight down
+    borrower = _Person(STANDING + [60, 0])  # stands behind to the right, its right arm hidden
+    borrower.keypoints[6, :2] = [69, 30]  # its right shoulder just beside the owner's left one
+    borrower.keypoints[ELBOWS[1], :2] = [62, 57]  # its elbow on the owner's, inside the owner's torso
+    borrower.keypoints[WRISTS[1], 2] = 0.2  # not shown
+    assert shared_arm(borrower.keypoints, 1, owner.keypoints, 0)
+    assert shared_forearms([owner, borrower]) == 1
+    assert (borrower.keypoints[[ELBOWS[1], WRISTS[1]], 2] == NOT_MINE_SCORE).all()
+
+
 @pytest.fixture(scope="module")
 def estimator():
     pytest.importorskip("ai_edge_litert", reason="the part experts run the models with ai-edge-litert")
@@ -115,16 +127,34 @@ def _limbs_on_faces(people: list) -> list[tuple[int, int, int]]:
 
 
 def test_no_limb_on_a_face_on_the_four_women_photo(estimator):
-    """faceapi_sample6: the striped-dress woman's shoulders were drawn on her face, score 1."""
+    """faceapi_sample6: the striped-dress woman's shoulders were drawn on her face, score 1, and her left
+    arm was also the right arm of the woman in green beside her."""
     people = _people(estimator, "faceapi_sample6.jpg")
     assert len(people) == 4
     assert _limbs_on_faces(people) == []
+    assert _shared_arms(people) == []  # the striped-dress woman's left arm was the woman in green's too
 
 
 def test_no_limb_on_a_face_and_no_forearm_drawn_twice_on_the_hugging_women_photo(estimator):
     """faceapi_sample4: the blonde woman's left forearm lay on her neighbour's own forearm."""
     people = _people(estimator, "faceapi_sample4.jpg")
     assert _limbs_on_faces(people) == []
-    shared = [(i, j) for i in range(len(people)) for j in range(i) for a in (0, 1) for b in (0, 1)
-              if _coincide(people[i].keypoints[[ELBOWS[a], WRISTS[a]]], people[j].keypoints[[ELBOWS[b], WRISTS[b]]])]
-    assert shared == []
+    assert _shared_arms(people) == []
+
+
+def _shared_arms(people: list) -> list[tuple[int, int]]:
+    """Pairs of people with an arm in common: shown elbows and shown wrists (or shoulders) within a
+    ``SAME_FOREARM`` of the longer of the two segments (checked here on its own, not with ``shared_arm``)."""
+    pairs = []
+    for i in range(len(people)):
+        for j in range(i):
+            for a, b in ((0, 0), (0, 1), (1, 0), (1, 1)):
+                for far in (WRISTS, (5, 6)):
+                    ends = [ELBOWS[a], far[a]], [ELBOWS[b], far[b]]
+                    mine, theirs = people[i].keypoints[ends[0]], people[j].keypoints[ends[1]]
+                    if (mine[:, 2] <= SHOWN_SCORE).any() or (theirs[:, 2] <= SHOWN_SCORE).any():
+                        continue
+                    length = max(np.hypot(*(mine[0, :2] - mine[1, :2])), np.hypot(*(theirs[0, :2] - theirs[1, :2])))
+                    if (np.hypot(*(mine[:, :2] - theirs[:, :2]).T) < SAME_FOREARM * length).all():
+                        pairs.append((i, j))
+    return pairs

@@ -15,7 +15,8 @@ shoulders on her face with score 1.0).  Two rules, both on COCO-WholeBody body i
   ``NOT_MINE_SCORE`` (the point stays, so the hand and face crops still have an anchor, but
   it is not drawn and counts little in OKS).
 * ``shared_forearms``: two people whose forearms (elbow and wrist) coincide cannot both own
-  it.  The one whose own upper arm does not reach into the other person (its elbow outside the
+  it, nor an upper arm (shoulder and elbow, ``shared_arm``: faceapi_sample6, where the woman in
+  green was given the striped-dress woman's arm down to an elbow whose wrist was not shown).  The one whose own upper arm does not reach into the other person (its elbow outside the
   other's torso box: shoulders and hips, grown by ``TORSO_MARGIN``) keeps it; the other's elbow and wrist scores drop to
   ``NOT_MINE_SCORE``.  When both or neither reach, nothing changes (no evidence).
   faceapi_sample4: the blonde woman's left forearm was the patterned-dress woman's, her elbow
@@ -153,7 +154,7 @@ def shared_forearms(people: list) -> int:
             for a in (0, 1):
                 for b in (0, 1):
                     a_kp, b_kp = people[i].keypoints, people[j].keypoints
-                    if not _coincide(a_kp[[ELBOWS[a], WRISTS[a]]], b_kp[[ELBOWS[b], WRISTS[b]]]):
+                    if not shared_arm(a_kp, a, b_kp, b):
                         continue
                     i_reaches, j_reaches = _reaches_into(a_kp, a, torsos[j]), _reaches_into(b_kp, b, torsos[i])
                     if i_reaches == j_reaches:
@@ -165,8 +166,15 @@ def shared_forearms(people: list) -> int:
     return demoted
 
 
+def shared_arm(first: np.ndarray, first_side: int, second: np.ndarray, second_side: int) -> bool:
+    """Whether two people's arms (keypoints, side 0 left / 1 right) coincide: the forearms (elbow and
+    wrist), or the upper arms (shoulder and elbow; a shared elbow whose wrist is not shown)."""
+    return any(_coincide(first[[ELBOWS[first_side], far[first_side]]], second[[ELBOWS[second_side], far[second_side]]])
+               for far in (WRISTS, SHOULDERS))
+
+
 def _coincide(first: np.ndarray, second: np.ndarray) -> bool:
-    """Whether two (2, 3) forearms (elbow, wrist; x, y, score), both shown, have both ends together."""
+    """Whether two (2, 3) limb segments (x, y, score per end), all ends shown, have both ends together."""
     if (first[:, 2] <= SHOWN_SCORE).any() or (second[:, 2] <= SHOWN_SCORE).any():
         return False
     length = max(float(np.hypot(*(first[0, :2] - first[1, :2]))), float(np.hypot(*(second[0, :2] - second[1, :2]))))
