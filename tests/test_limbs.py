@@ -158,3 +158,28 @@ def _shared_arms(people: list) -> list[tuple[int, int]]:
                     if (np.hypot(*(mine[:, :2] - theirs[:, :2]).T) < SAME_FOREARM * length).all():
                         pairs.append((i, j))
     return pairs
+
+
+class _Hand:
+    """A hand model reading: 21 points around ``wrist`` (pixels), presence, world points."""
+
+    def __init__(self, wrist, presence=0.9):
+        self.points = np.asarray(wrist, float) + np.column_stack([np.linspace(0, 8, 21), np.linspace(0, 10, 21)])
+        self.presence = presence
+        self.world = np.zeros((21, 3))
+
+
+def test_a_hand_at_a_demoted_wrist_goes_to_the_arms_owner():
+    from wholebody.experts.assemble.person import attach_hands
+
+    owner, borrower = _Person(STANDING.copy()), _Person(STANDING + [60, 0])
+    for person in (owner, borrower):
+        person.part_scores = {"lefthand": 0.0, "righthand": 0.0}
+        person.part_boxes = {"lefthand": None, "righthand": None}
+        person.keypoints_3d = {"lefthand": None, "righthand": None}
+    borrower.keypoints[WRISTS[1]] = [owner.keypoints[WRISTS[0], 0] - 1, owner.keypoints[WRISTS[0], 1], NOT_MINE_SCORE]
+    wrist = owner.keypoints[WRISTS[0], :2]
+    # both wrist crops read the one hand there; the borrower's crop is the nearer by a pixel
+    attach_hands([owner, borrower], [(0, "left", _Hand(wrist)), (1, "right", _Hand(wrist - [1, 0]))])
+    assert owner.part_boxes["lefthand"] is not None
+    assert borrower.part_boxes["righthand"] is None

@@ -21,6 +21,9 @@ shoulders on her face with score 1.0).  Two rules, both on COCO-WholeBody body i
   ``NOT_MINE_SCORE``.  When both or neither reach, nothing changes (no evidence).
   faceapi_sample4: the blonde woman's left forearm was the patterned-dress woman's, her elbow
   inside that woman's torso.
+
+A demoted wrist (score ``NOT_MINE_SCORE``) takes no hand in ``person.attach_hands``, so the hand
+at a shared forearm goes to its owner only.
 """
 
 from __future__ import annotations

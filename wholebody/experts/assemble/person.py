@@ -23,6 +23,7 @@ import numpy as np
 
 from wholebody.experts.assemble.association import grown_box_size, match_faces, match_hands, unique_parts
 from wholebody.experts.assemble.fusion import fuse_body
+from wholebody.experts.assemble.limbs import NOT_MINE_SCORE
 from wholebody.experts.crops import box_of_points
 from wholebody.experts.landmarks.body import BodyLandmarks, body_to_wholebody
 from wholebody.experts.landmarks.feet import small_toes
@@ -80,7 +81,10 @@ def attach_hands(people: list[Person], hands: list[tuple[int, str, object]]) -> 
     if not hands or not people:
         return
     body_wrists = np.array([[p.keypoints[WRIST_133["left"], :2], p.keypoints[WRIST_133["right"], :2]] for p in people])
-    wrist_valid = np.ones((len(people), 2), dtype=bool)
+    # A wrist scored at most NOT_MINE_SCORE is another person's (``limbs``), outside the image (capped
+    # there, ``point_scores``) or unseen: it takes no hand here (its crop's reading may still be kept below
+    # as not found).  faceapi_sample4: the hand at a forearm two women shared went to its owner; fixture AP unchanged.
+    wrist_valid = np.array([[p.keypoints[WRIST_133[s], 2] > NOT_MINE_SCORE for s in ("left", "right")] for p in people])
     hand_wrists = np.array([h.points[0] for _, _, h in hands])
     hand_sides = np.array([0 if side == "left" else 1 for _, side, _ in hands])
     hand_sizes = np.array([grown_box_size(h.points) for _, _, h in hands])
