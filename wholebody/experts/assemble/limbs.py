@@ -33,6 +33,7 @@ import logging
 import numpy as np
 
 from wholebody.experts.assemble.association import grow_box, inside
+from wholebody.experts.assemble.face_search import MIN_FACE_SCORE  # the faces confident enough to act on
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ PRIOR_SCORE = 0.2  # a detector point scored below this is no better evidence th
 HEAD_SCORE = 0.3  # a nose scored below this does not say whose face a box is
 OWNER_MARGIN = 0.1  # a nose in the face box grown by this (per side) makes that person its owner
 SAME_FOREARM = 0.3  # forearms coincide when both ends are closer than this x the forearm length
-MIN_FACE_SCORE = 0.6  # as ``face_search.MIN_FACE_SCORE``
 TORSO_MARGIN = 0.1  # an elbow at the edge of the other's torso box (its own arm hangs there) still reaches in
 SHOWN_SCORE = 0.3  # only points above this (drawn, used) are checked for shared forearms
 
