@@ -8,6 +8,7 @@ import pytest
 from wholebody.experts.assemble.association import body_scale, greedy_pairs, hand_pair_cost
 from wholebody.experts.assemble.finder import FoundParts, leftover_people
 from wholebody.experts.assemble.hand_assembly import HandAssembler, assign_hands
+from wholebody.experts.assemble.limbs import NOT_MINE_SCORE
 from wholebody.experts.crops import SquareCrop
 from wholebody.experts.landmarks.hands import HandLandmarks
 from wholebody.types import Person
@@ -107,6 +108,19 @@ def test_a_wrist_crop_hand_another_person_took_is_not_copied_to_its_own_slot():
     # right hand stays empty; person 0's weak left-crop hand stays as its own best guess.
     assert people[1].part_boxes["lefthand"] is not None and people[0].part_scores["righthand"] == 0.0
     assert people[0].part_scores["lefthand"] == pytest.approx(0.2) and people[0].part_boxes["lefthand"] is None
+
+
+def test_a_wrist_the_limb_rules_demoted_loses_the_hand_to_the_arm_s_owner():
+    """faceapi_sample4: a neighbour's wrist lay on another woman's hand (``limbs`` demoted it to
+    ``NOT_MINE_SCORE``); the hand there goes to its owner even where the neighbour's wrist is nearer
+    (``hand_pair_cost`` weighs the wrist's score)."""
+    owner = person((100.0, 300.0), (220.0, 300.0))
+    borrower = person((399.0, 300.0), (99.0, 300.0), right_elbow=(60.0, 240.0))
+    borrower.keypoints[WRISTS[1], 2] = NOT_MINE_SCORE
+    the_hand = hand((99.5, 300.0), right=False)
+    the_hand.right = 0.5  # side unsure: the owner's left or the borrower's right
+    taken = assign_hands([owner, borrower], [the_hand])
+    assert taken == {(0, 0): 0}
 
 
 def test_a_palm_hand_on_a_hand_a_wrist_crop_found_is_one_hand_the_better_view_kept():

@@ -30,9 +30,10 @@ import numpy as np
 
 from wholebody.experts.assemble.carry import CARRY_PRESENCE, add_carried, lands_on_found
 from wholebody.experts.assemble.duplicates import resolve_duplicates, upper_box
-from wholebody.experts.assemble.face_search import face_search_boxes
+from wholebody.experts.assemble.face_search import search_from_faces
 from wholebody.experts.assemble.fusion import claimed_heads
 from wholebody.experts.assemble.hand_assembly import HandAssembler
+from wholebody.experts.assemble.limbs import fix_limbs
 from wholebody.experts.assemble.person import attach_faces, body_person, finish_scores
 from wholebody.experts.detect.detections import as_detections
 from wholebody.experts.landmarks.body import BodyExpert, BodyLandmarks
@@ -96,8 +97,8 @@ class WholeBodyEstimator:
             claims is output as a person of its own (body score 0).
         part_tiles: the part detectors also run on overlapping tiles: True, False or ``"auto"``
             (images whose longer side is at least 1000 px).
-        face_search: with ``part_detect``, a confident face outside every person box starts a
-            body search below it (``face_search``), kept only if BlazePose finds a pose.
+        face_search: with ``part_detect``, a confident face that no kept person's nose lies in starts
+            a body search around it (``face_search``), kept only if that body's nose is in the face.
         hand_search: with ``part_detect``, the palm detector also searches the region around each
             wrist that has no confident hand yet (``hand_assembly.HandAssembler``).
     """
@@ -197,11 +198,6 @@ class WholeBodyEstimator:
             priors = None  # not COCO-17 with scores (e.g. the BlazePose detector's 4 points)
         boxes, box_scores, priors, carried = add_carried(boxes, box_scores, priors, carry)
         found = self.parts.detect(image) if self.parts is not None else None
-        if found is not None and person_boxes is None and self.face_search:
-            # people every detector missed but whose face was found: a body search below the face
-            searched = face_search_boxes(found.faces, boxes, image.shape)
-            boxes, box_scores, priors, searched_here = add_carried(boxes, box_scores, priors, searched)
-            carried = np.concatenate([carried, searched_here[len(carried):]])
         people, bodies, kept_scores, kept_priors = [], [], [], []
         for index, (box, score) in enumerate(zip(boxes, box_scores)):
             if box[2] <= 1 or box[3] <= 1:
@@ -218,7 +214,12 @@ class WholeBodyEstimator:
             kept_priors.append(prior)
         from_prior = resolve_duplicates(image, people, bodies, kept_scores, kept_priors,
                                         lambda img, box: self._body_person(img, box, None))
+        if found is not None and person_boxes is None and self.face_search:  # people known by the face alone
+            search_from_faces(image, found.faces, people, bodies, kept_scores, kept_priors, from_prior,
+                              lambda img, box: self._body_person(img, box, None))
         heads = self._heads(people, bodies, kept_priors, from_prior)
+        if found is not None:  # limb points on faces or on a neighbour's forearm are not that person's
+            fix_limbs(people, kept_priors, found.faces)
         face_crops = self.parts.face_crops(people, found) if found is not None and face_is_mesh(self.face) else {}
         self.hand_assembler(image, people, self._run_hands(image, people), found)
         faces = self._run_faces(image, people, bodies, heads, face_crops)
