@@ -35,6 +35,7 @@ from typing import Sequence
 
 import numpy as np
 
+from wholebody.experts.assemble.carry import body_angle
 from wholebody.experts.crops import box_of_points
 from wholebody.schema import PART_SLICES, SIGMAS
 from wholebody.types import Person
@@ -93,25 +94,53 @@ class CarryOver:
     also after the person is found again nearby (a re-found person may vanish again the next
     frame, and the box where they were last found whole is the one most likely to work).  Costs
     one body-model run per retried box per frame.  Boxes ``[x, y, w, h]``, pixels.
+
+    Each box also carries the person's body angle (``body_angle``: radians, the crop angle that
+    makes hip centre -> shoulder centre point up; the last usable one of the same track id when
+    this frame's hips or shoulders are unsure, NaN when none is known) so the body model gets
+    a tilted or upside-down person upright (``assemble.carry``), and the person's track id (-1:
+    none) so the person found in the carried box keeps it (``PersonTracker``'s id hint).
     """
 
     def __init__(self, hold: int = 15, score_thr: float = 0.3) -> None:
         self.hold, self.score_thr = hold, score_thr
-        self._current: list[tuple[np.ndarray, float]] = []  # the last frame's people
-        self._lost: list[tuple[np.ndarray, float, int]] = []  # (box, score, frame it was lost in)
+        self._current: list[tuple[np.ndarray, float, float, int]] = []  # the last frame's people
+        self._lost: list[tuple[np.ndarray, float, float, int, int]] = []  # (box, score, angle, id, frame lost in)
+        self._angles: dict[int, tuple[float, int]] = {}  # track id -> (last usable body angle, its frame)
 
-    def update(self, people: Sequence[Person], frame: int) -> tuple[np.ndarray, np.ndarray]:
-        """Record the people of frame ``frame``; return (M, 4) boxes and (M,) scores for the next frame."""
+    def update(self, people: Sequence[Person], frame: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Record the people of frame ``frame`` (track ids already set, or None); return for the next
+        frame (M, 4) boxes, (M,) scores, (M,) body angles (radians, NaN: unknown) and (M,) track ids (-1: none)."""
         from wholebody.experts.detect.people import same_person
 
         boxes, scores = carry_boxes(people, self.score_thr)
-        self._lost += [(box, score, frame) for box, score in self._current
-                       if not any(same_person(box, own) for own in boxes)]
-        self._lost = [lost for lost in self._lost if frame - lost[2] < self.hold]
-        self._current = [(box, float(score)) for box, score in zip(boxes, scores)]
-        every = [(box, score) for box, score in self._current] + [(box, score) for box, score, _ in self._lost]
-        return (np.array([b for b, _ in every], dtype=np.float64).reshape(-1, 4),
-                np.array([s for _, s in every], dtype=np.float64))
+        kept = [p for p in people if _has_carry_box(p, self.score_thr)]  # carry_boxes skips the others
+        angles = [self._angle_of(person, frame) for person in kept]
+        ids = [-1 if person.track_id is None else int(person.track_id) for person in kept]
+        self._lost += [(box, score, angle, tid, frame) for box, score, angle, tid in self._current
+                       if not any(same_person(box, own) for own in boxes) and (tid < 0 or tid not in ids)]
+        self._lost = [lost for lost in self._lost if frame - lost[4] < self.hold]
+        self._angles = {k: v for k, v in self._angles.items() if frame - v[1] < self.hold + 1}
+        self._current = [(box, float(score), angle, tid) for box, score, angle, tid in zip(boxes, scores, angles, ids)]
+        every = self._current + [lost[:4] for lost in self._lost]
+        return (np.array([e[0] for e in every], dtype=np.float64).reshape(-1, 4),
+                np.array([e[1] for e in every], dtype=np.float64),
+                np.array([e[2] for e in every], dtype=np.float64),
+                np.array([e[3] for e in every], dtype=np.int64))
+
+    def _angle_of(self, person: Person, frame: int) -> float:
+        angle = body_angle(person.keypoints, self.score_thr)
+        if person.track_id is None:
+            return angle
+        if np.isfinite(angle):
+            self._angles[person.track_id] = (angle, frame)
+            return angle
+        return self._angles.get(person.track_id, (float("nan"), frame))[0]
+
+
+def _has_carry_box(person: Person, score_thr: float) -> bool:
+    """Whether ``follow_boxes`` gives ``person`` a box (same rule, so lists stay aligned)."""
+    return int((person.keypoints[:BODY_AND_FEET, 2] > score_thr).sum()) >= 2 or person.bbox is not None
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -182,7 +211,9 @@ class PersonTracker:
         return [t.track_id for t in self._tracks]
 
     def update(self, people: Sequence[Person], frame: int) -> Sequence[Person]:
-        """Set ``track_id`` on each of ``people`` (the frame with index ``frame``) and return them."""
+        """Set ``track_id`` on each of ``people`` (the frame with index ``frame``) and return them.
+
+        A ``track_id`` already set on a person is a hint (``_hinted``): that live track takes them."""
         self._tracks = [t for t in self._tracks if frame - t.frame <= self.max_missed]
         boxes = [person_box(p, self.score_thr) for p in people]
         pairs = []
@@ -195,7 +226,7 @@ class PersonTracker:
                                  self._similarity(track.keypoints, track.box, person.keypoints, boxes[pi]))
                 if similarity >= self.min_similarity:
                     pairs.append((similarity, ti, pi))
-        matched_tracks, matched_people = set(), set()
+        matched_tracks, matched_people = self._hinted(people, boxes, frame)
         for _, ti, pi in sorted(pairs, key=lambda pair: -pair[0]):
             if ti in matched_tracks or pi in matched_people:
                 continue
@@ -208,6 +239,22 @@ class PersonTracker:
             if pi not in matched_people:
                 self._start(person, boxes[pi], frame)
         return people
+
+    def _hinted(self, people, boxes, frame: int) -> tuple[set, set]:
+        """Match first each person whose ``track_id`` is already set (the estimator found them in a box
+        carried from that track, ``CarryOver``) to that live track, one to one; returns the matched
+        (track, person) index sets.  A flipping person's pose and box change too much between frames
+        for the similarity, but the carried crop says who it is."""
+        matched_tracks, matched_people = set(), set()
+        index_of = {track.track_id: ti for ti, track in enumerate(self._tracks)}
+        for pi, person in enumerate(people):
+            ti = index_of.get(person.track_id)
+            if ti is None or ti in matched_tracks:
+                continue
+            matched_tracks.add(ti)
+            matched_people.add(pi)
+            self._advance(self._tracks[ti], person, boxes[pi], frame)
+        return matched_tracks, matched_people
 
     def _re_entries(self, people, boxes, frame: int, matched_tracks: set, matched_people: set) -> list:
         """(track, person) pairs for people no track matched and tracks lost for more than one frame whose
