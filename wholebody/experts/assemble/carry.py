@@ -16,13 +16,16 @@ one on the woman leaving at the image edge).  Boxes are ``[x, y, w, h]`` in orig
 
 from __future__ import annotations
 
+import logging
 import math
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from wholebody.experts.crops import angle_for_up, box_of_points
 from wholebody.experts.detect.people import same_person
+
+log = logging.getLogger(__name__)
 
 CARRY_PRESENCE = 0.5
 CARRY_SCORE_DECAY = 0.9  # a carried box's score: its previous score x this, per carried frame,
@@ -73,7 +76,8 @@ def add_carried(boxes: np.ndarray, scores: np.ndarray, priors, carry, before: tu
             np.concatenate([ids.astype(np.int64), new_ids]))
 
 
-def carried_body(run: Callable, box: np.ndarray, angle: float, image_shape: tuple) -> tuple:
+def carried_body(run: Callable, box: np.ndarray, angle: float, image_shape: tuple, track_id: int = -1,
+                 found: Sequence = ()) -> tuple:
     """The body in a carried box, the crop turned so the person stands upright in it.
 
     Args:
@@ -84,11 +88,27 @@ def carried_body(run: Callable, box: np.ndarray, angle: float, image_shape: tupl
             then one upright crop only, as for any box.
         image_shape: (H, W, ...): a box at the image border tries its first crop only (people
             leaving the image are retried for many frames and turns rarely find them there).
+        track_id: the track the box was carried from (-1: none); the person found gets it as
+            ``track_id`` (``track.PersonTracker``'s hint).
+        found: the people found so far in this frame; when one of them already has ``track_id``
+            (an earlier box of the same person: ``track.CarryOver`` offers the last box and the
+            boxes where the person was lost lately) the box is not run: it would find a duplicate.
     Returns:
         (Person or None, BodyLandmarks) of the first crop or, when that finds no body with presence
         >= ``CARRY_PRESENCE``, of the best turn (``TURNS_DEG`` relative to ``angle``) re-aligned on
-        the body found (at most ``REALIGN_TIMES``: the found pose's own body angle).
+        the body found (at most ``REALIGN_TIMES``: the found pose's own body angle); (None, None)
+        when the track's person is already found.
     """
+    track_id = int(track_id)
+    if track_id >= 0 and any(other.track_id == track_id for other in found):
+        return None, None
+    person, body = _turned(run, box, angle, image_shape)
+    if person is not None:
+        person.track_id = track_id if track_id >= 0 else None
+    return person, body
+
+
+def _turned(run: Callable, box: np.ndarray, angle: float, image_shape: tuple) -> tuple:
     first_angle = float(angle) if np.isfinite(angle) else 0.0
     person, body = run(first_angle)
     if _present(person, body) or not np.isfinite(angle) or _at_border(box, image_shape):
@@ -97,7 +117,11 @@ def carried_body(run: Callable, box: np.ndarray, angle: float, image_shape: tupl
         tried = first_angle + math.radians(turn)
         person_turned, body_turned = run(tried)
         if _present(person_turned, body_turned):
+            log.debug("carried box %s: body found turned %+.0f deg from %.0f deg", np.round(box), turn,
+                      math.degrees(first_angle))
             return _realigned(run, person_turned, body_turned, tried)
+    log.debug("carried box %s at %.0f deg: no body (presence %.2f)", np.round(box), math.degrees(first_angle),
+              body.score)
     return person, body
 
 

@@ -203,13 +203,12 @@ class WholeBodyEstimator:
             if box[2] <= 1 or box[3] <= 1:
                 continue
             prior = None if priors is None else np.asarray(priors[index], dtype=np.float64)
-            person, body = (self._carried_person(image, box, angles[index], prior) if carried[index]
-                            else self._body_person(image, box, prior))
+            person, body = (self._carried_person(image, box, angles[index], hints[index], prior, people)
+                            if carried[index] else self._body_person(image, box, prior))
             if person is None and not carried[index]:  # a neighbour may dominate the crop: try the head end
                 person, body = self._body_person(image, upper_box(box), prior, box)
             if person is None or (carried[index] and (body.score < CARRY_PRESENCE or lands_on_found(person, people))):
                 continue
-            person.track_id = int(hints[index]) if hints[index] >= 0 else None  # PersonTracker's hint
             people.append(person)
             bodies.append(body)
             kept_scores.append(float(score))
@@ -230,9 +229,11 @@ class WholeBodyEstimator:
             people += self.parts.leftover_people(image, people, found, self.face)
         return sorted(people, key=lambda p: -p.score)
 
-    def _carried_person(self, image: np.ndarray, box: np.ndarray, angle: float, prior: np.ndarray | None):
+    def _carried_person(self, image: np.ndarray, box: np.ndarray, angle: float, track_id: int,
+                        prior: np.ndarray | None, found: list[Person]):
         """``_body_person`` for a video carry-over box, the crop turned upright (``carry.carried_body``)."""
-        return carried_body(lambda turn: self._body_person(image, box, prior, angle=turn), box, angle, image.shape)
+        return carried_body(lambda turn: self._body_person(image, box, prior, angle=turn), box, angle, image.shape,
+                            track_id, found)
 
     def _body_person(self, image: np.ndarray, box: np.ndarray, prior: np.ndarray | None,
                      person_box: np.ndarray | None = None, angle: float = 0.0):
