@@ -35,6 +35,8 @@ TURNS_DEG = (30.0, -30.0, 60.0, -60.0)  # crop turns tried, relative to the last
 # first crop finds nobody (a cartwheel turns the body ~10-20 degrees a frame at 30 fps)
 REALIGN_TIMES = 2  # re-crops at the body angle of the pose a turn found
 REALIGN_DEG = 15.0  # ... when it differs from the crop's by more than this
+WIDEN = 1.6  # last try: the box this many times larger about its centre (the sports2d man falling
+# out of his carried box in the second half of his flip)
 
 
 def add_carried(boxes: np.ndarray, scores: np.ndarray, priors, carry, before: tuple | None = None) -> tuple:
@@ -81,8 +83,8 @@ def carried_body(run: Callable, box: np.ndarray, angle: float, image_shape: tupl
     """The body in a carried box, the crop turned so the person stands upright in it.
 
     Args:
-        run: ``crop angle (radians) -> (Person or None, BodyLandmarks)`` on this box (the estimator's
-            body expert; the crop angle as in ``crops.SquareCrop``).
+        run: ``(box [x, y, w, h], crop angle in radians) -> (Person or None, BodyLandmarks)`` (the
+            estimator's body expert; the crop angle as in ``crops.SquareCrop``).
         box: the carried ``[x, y, w, h]`` box, original pixels.
         angle: the person's body angle in the frame before (``track.body_angle``); NaN: unknown,
             then one upright crop only, as for any box.
@@ -95,8 +97,9 @@ def carried_body(run: Callable, box: np.ndarray, angle: float, image_shape: tupl
             boxes where the person was lost lately) the box is not run: it would find a duplicate.
     Returns:
         (Person or None, BodyLandmarks) of the first crop or, when that finds no body with presence
-        >= ``CARRY_PRESENCE``, of the best turn (``TURNS_DEG`` relative to ``angle``) re-aligned on
-        the body found (at most ``REALIGN_TIMES``: the found pose's own body angle); (None, None)
+        >= ``CARRY_PRESENCE``, of the first turn that finds one (``TURNS_DEG`` relative to ``angle``),
+        else of the box widened ``WIDEN`` times (a person moving fast leaves the box), re-aligned
+        on the body found (at most ``REALIGN_TIMES``: the found pose's own body angle); (None, None)
         when the track's person is already found.
     """
     track_id = int(track_id)
@@ -110,29 +113,34 @@ def carried_body(run: Callable, box: np.ndarray, angle: float, image_shape: tupl
 
 def _turned(run: Callable, box: np.ndarray, angle: float, image_shape: tuple) -> tuple:
     first_angle = float(angle) if np.isfinite(angle) else 0.0
-    person, body = run(first_angle)
+    person, body = run(box, first_angle)
     if _present(person, body) or not np.isfinite(angle) or _at_border(box, image_shape):
         return person, body
     for turn in TURNS_DEG:
         tried = first_angle + math.radians(turn)
-        person_turned, body_turned = run(tried)
+        person_turned, body_turned = run(box, tried)
         if _present(person_turned, body_turned):
             log.debug("carried box %s: body found turned %+.0f deg from %.0f deg", np.round(box), turn,
                       math.degrees(first_angle))
-            return _realigned(run, person_turned, body_turned, tried)
+            return _realigned(run, box, person_turned, body_turned, tried)
+    wide = np.concatenate([box[:2] - (WIDEN - 1) / 2 * box[2:], WIDEN * box[2:]])
+    person_wide, body_wide = run(wide, first_angle)
+    if _present(person_wide, body_wide):
+        log.debug("carried box %s: body found in the box widened x%.1f", np.round(box), WIDEN)
+        return _realigned(run, wide, person_wide, body_wide, first_angle)
     log.debug("carried box %s at %.0f deg: no body (presence %.2f)", np.round(box), math.degrees(first_angle),
               body.score)
     return person, body
 
 
-def _realigned(run: Callable, person, body, used: float) -> tuple:
+def _realigned(run: Callable, box: np.ndarray, person, body, used: float) -> tuple:
     """Re-crop at the found pose's body angle while it differs from the crop's by more than
     ``REALIGN_DEG`` (the body model is most exact on an upright person); keep the best found."""
     for _ in range(REALIGN_TIMES):
         found = body_angle(person.keypoints)
         if not np.isfinite(found) or abs(_wrap(found - used)) <= math.radians(REALIGN_DEG):
             break
-        again_person, again_body = run(found)
+        again_person, again_body = run(box, found)
         if not _present(again_person, again_body) or again_person.score <= person.score:
             break
         person, body, used = again_person, again_body, found

@@ -232,8 +232,8 @@ class WholeBodyEstimator:
     def _carried_person(self, image: np.ndarray, box: np.ndarray, angle: float, track_id: int,
                         prior: np.ndarray | None, found: list[Person]):
         """``_body_person`` for a video carry-over box, the crop turned upright (``carry.carried_body``)."""
-        return carried_body(lambda turn: self._body_person(image, box, prior, angle=turn), box, angle, image.shape,
-                            track_id, found)
+        return carried_body(lambda crop_box, turn: self._body_person(image, crop_box, prior, angle=turn), box, angle,
+                            image.shape, track_id, found)
 
     def _body_person(self, image: np.ndarray, box: np.ndarray, prior: np.ndarray | None,
                      person_box: np.ndarray | None = None, angle: float = 0.0):
