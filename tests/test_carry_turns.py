@@ -172,3 +172,21 @@ def test_an_id_hint_never_takes_a_track_a_better_match_took_nor_one_far_away():
     tracker.update([ghost, again, far], 1)
     assert again.track_id == man.track_id and ghost.track_id not in (man.track_id, woman.track_id)
     assert far.track_id != woman.track_id
+
+
+def test_a_person_with_few_sure_points_is_carried_in_the_box_of_all_body_points():
+    # The sports2d man in glare: two sure points 30 px apart, the rest of his body unsure.  A box
+    # around the two sure ones (33 x 20 px) never found him again; the box of all 23 points does.
+    from wholebody.track import carry_boxes
+
+    man = person_in_box(np.array([100.0, 20.0, 60.0, 150.0]))
+    man.keypoints[:23, 2] = 0.1
+    man.keypoints[[5, 6], 2] = 0.9
+    boxes, _ = carry_boxes([man])
+    x, y, w, h = boxes[0]
+    body = man.keypoints[:23, :2]
+    assert x <= body[:, 0].min() and y <= body[:, 1].min()
+    assert x + w >= body[:, 0].max() and y + h >= body[:, 1].max()
+    hand_only = person_in_box(np.array([300.0, 20.0, 40.0, 40.0]))
+    hand_only.keypoints[:23] = 0.0  # no body: a hand found alone keeps its own box
+    np.testing.assert_allclose(carry_boxes([hand_only])[0][0], hand_only.bbox)

@@ -35,6 +35,9 @@ TURNS_DEG = (30.0, -30.0, 60.0, -60.0)  # crop turns tried, relative to the last
 # first crop finds nobody (a cartwheel turns the body ~10-20 degrees a frame at 30 fps)
 REALIGN_TIMES = 2  # re-crops at the body angle of the pose a turn found
 REALIGN_DEG = 15.0  # ... when it differs from the crop's by more than this
+WIDE_PRESENCE = 0.9  # ... kept only when this sure and centred in the carried box (wide crops of glare
+# gave poses on the sun)
+CARRY_MARGIN = 0.15  # a person found in a widened box gets their points' extent grown by this per side
 WIDEN = 1.6  # last try: the box this many times larger about its centre (the sports2d man falling
 # out of his carried box in the second half of his flip)
 
@@ -125,9 +128,15 @@ def _turned(run: Callable, box: np.ndarray, angle: float, image_shape: tuple) ->
             return _realigned(run, box, person_turned, body_turned, tried)
     wide = np.concatenate([box[:2] - (WIDEN - 1) / 2 * box[2:], WIDEN * box[2:]])
     person_wide, body_wide = run(wide, first_angle)
-    if _present(person_wide, body_wide):
+    own = None if person_wide is None else _extent(person_wide, 0.3)
+    if (_present(person_wide, body_wide) and body_wide.score >= WIDE_PRESENCE and own is not None
+            and _centre_inside(own, box)):
         log.debug("carried box %s: body found in the box widened x%.1f", np.round(box), WIDEN)
-        return _realigned(run, wide, person_wide, body_wide, first_angle)
+        person, body = _realigned(run, wide, person_wide, body_wide, first_angle)
+        own = _extent(person, 0.3)  # the widened crop box is mostly background: the tracker
+        if own is not None:  # compares the person's box with the track's, so give theirs
+            person.bbox = own + CARRY_MARGIN * np.concatenate([-own[2:], 2 * own[2:]])
+        return person, body
     log.debug("carried box %s at %.0f deg: no body (presence %.2f)", np.round(box), math.degrees(first_angle),
               body.score)
     return person, body
@@ -145,6 +154,11 @@ def _realigned(run: Callable, box: np.ndarray, person, body, used: float) -> tup
             break
         person, body, used = again_person, again_body, found
     return person, body
+
+
+def _centre_inside(inner: np.ndarray, outer: np.ndarray) -> bool:
+    cx, cy = inner[:2] + inner[2:] / 2
+    return bool(outer[0] <= cx <= outer[0] + outer[2] and outer[1] <= cy <= outer[1] + outer[3])
 
 
 def _present(person, body) -> bool:
