@@ -103,15 +103,34 @@ def carried_body(run: Callable, box: np.ndarray, angle: float, image_shape: tupl
         >= ``CARRY_PRESENCE``, of the first turn that finds one (``TURNS_DEG`` relative to ``angle``),
         else of the box widened ``WIDEN`` times (a person moving fast leaves the box), re-aligned
         on the body found (at most ``REALIGN_TIMES``: the found pose's own body angle); (None, None)
-        when the track's person is already found.
+        when the track's person is already found; (None, body) when a video-carried box (a finite
+        ``angle`` or a track id) found someone of ``found`` again or a part of them.
     """
     track_id = int(track_id)
     if track_id >= 0 and any(other.track_id == track_id for other in found):
         return None, None
     person, body = _turned(run, box, angle, image_shape)
+    if person is not None and (np.isfinite(angle) or track_id >= 0) and _fragment_of_found(person, found):
+        log.debug("carried box %s found a part of someone already found; dropped", np.round(box))
+        return None, body
     if person is not None:
         person.track_id = track_id if track_id >= 0 else None
     return person, body
+
+
+def _fragment_of_found(person, found: Sequence, point_score: float = 0.3) -> bool:
+    """Whether a video-carried ``Person`` is one found already, or a part of one (``duplicates``:
+    the same skeleton, or a fragment inside their box: a lost box of the sports2d man landing found
+    his legs again, a second person for 5 frames)."""
+    from wholebody.experts.assemble.duplicates import part_of, same_skeleton
+
+    mine = _extent(person, point_score)
+    for other in found:
+        theirs = _extent(other, point_score)
+        if same_skeleton(person.keypoints, other.keypoints) or (
+                mine is not None and theirs is not None and part_of(person.keypoints, mine, other.keypoints, theirs)):
+            return True
+    return False
 
 
 def _turned(run: Callable, box: np.ndarray, angle: float, image_shape: tuple) -> tuple:
