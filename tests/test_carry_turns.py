@@ -190,3 +190,20 @@ def test_a_person_with_few_sure_points_is_carried_in_the_box_of_all_body_points(
     hand_only = person_in_box(np.array([300.0, 20.0, 40.0, 40.0]))
     hand_only.keypoints[:23] = 0.0  # no body: a hand found alone keeps its own box
     np.testing.assert_allclose(carry_boxes([hand_only])[0][0], hand_only.bbox)
+
+
+def test_a_video_carried_box_that_finds_part_of_someone_found_is_dropped():
+    # A lost box of the landing man (sports2d, frames 207-214) found his legs again: a second person.
+    from types import SimpleNamespace
+
+    man = person_in_box(np.array([100.0, 20.0, 60.0, 150.0]))
+    man.track_id = 4
+    legs = person_in_box(np.array([100.0, 20.0, 60.0, 150.0]))
+    legs.keypoints[:11, 2] = 0.0  # head, shoulders and arms unseen: only his hips and legs
+    body = SimpleNamespace(score=0.9)
+    box = np.array([95.0, 90.0, 70.0, 90.0])
+    person, _ = carried_body(lambda crop_box, angle: (legs, body), box, 0.0, (480, 640), 2, [man])
+    assert person is None
+    stranger = person_in_box(np.array([300.0, 20.0, 60.0, 150.0]))
+    person, _ = carried_body(lambda crop_box, angle: (stranger, body), box, 0.0, (480, 640), 2, [man])
+    assert person is stranger and person.track_id == 2
