@@ -126,7 +126,8 @@ def _fragment_of_found(person, found: Sequence, point_score: float = 0.3) -> boo
 
     mine = _extent(person, point_score)
     for other in found:
-        theirs = _extent(other, point_score)
+        theirs = _extent(other, point_score)  # grown as a carried box is: a fragment at the feet pokes out
+        theirs = None if theirs is None else theirs + CARRY_MARGIN * np.concatenate([-theirs[2:], 2 * theirs[2:]])
         if same_skeleton(person.keypoints, other.keypoints) or (
                 mine is not None and theirs is not None and part_of(person.keypoints, mine, other.keypoints, theirs)):
             return True
