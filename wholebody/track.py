@@ -9,7 +9,10 @@ assignment except in near-ties, and needs no extra dependency).  A track survive
 30 fps keeps the ID when the position fits: a track lost for more than a frame takes an
 unmatched person whose box centre is within about one person size of where it was last seen,
 however the pose changed); a person matched to none gets a new ID (1, 2, ...).  Matching is one
-to one, so one person never gets two tracks in a frame.
+to one, so one person never gets two tracks in a frame.  A person the estimator found in a box
+carried from a track (``CarryOver``; ``Person.track_id`` already set) takes that track when no
+better-matching person did and it was last seen within about one person size: a flip changes
+pose and box too fast for the similarity.
 A lost track's pose is extrapolated for at most ``EXTRAPOLATE_FRAMES`` frames and then waits
 where it was last heading, so a re-entry is matched near where the person left, not where a
 constant velocity would have carried them over a second.

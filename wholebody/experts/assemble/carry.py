@@ -3,15 +3,20 @@
 MediaPipe tracks a person by re-cropping around the landmarks of the frame before and runs
 the detector only when the landmark model says the person is gone.  The estimator does the
 same for the people its detectors miss in one frame: ``add_carried`` appends the previous
-frame's boxes (``track.carry_boxes``: the extent of each person's points, grown) that no
-detection of this frame covers; the body expert then runs on them like on any box, and a
+frame's boxes (``track.CarryOver``: the extent of each person's points, grown) that no
+detection of this frame covers, with each person's body angle and track id; ``carried_body``
+runs the body expert on such a box with the crop turned by that angle, as MediaPipe's rotated
+ROI does (BlazePose wants an upright person: the sports2d man was lost for 37 frames of his
+backflip), then, if nobody is found, on a few turns around it and on the box widened.  A
 carried person is kept only while BlazePose's pose-present probability is at least
-``CARRY_PRESENCE`` (MediaPipe's own tracking threshold).  Duplicates of detected people are
-removed afterwards (``duplicates``); before that, a carried box whose body lands on a person
-already found (``lands_on_found``) is dropped: the carry list holds, besides the previous frame's
-people, the last boxes of people lost lately (``track.CarryOver``), and in hard frames two of
-them found one person twice (sports2d demo: a second track on the flipping man, a second
-one on the woman leaving at the image edge).  Boxes are ``[x, y, w, h]`` in original pixels.
+``CARRY_PRESENCE`` (MediaPipe's own tracking threshold) and keeps the track id of the box
+(``track.PersonTracker`` takes it as a hint).  Duplicates of detected people are removed
+afterwards (``duplicates``); before that, a carried box whose body lands on a person already
+found (``lands_on_found``; for video boxes also a part of them) is dropped: the carry list
+holds, besides the previous frame's people, the last boxes of people lost lately, and in hard
+frames two of them found one person twice (sports2d demo: a second track on the flipping man,
+a second one on the woman leaving at the image edge).  Boxes are ``[x, y, w, h]`` in original
+pixels; angles in radians as ``crops.SquareCrop.angle``.
 """
 
 from __future__ import annotations
@@ -35,11 +40,11 @@ TURNS_DEG = (30.0, -30.0, 60.0, -60.0)  # crop turns tried, relative to the last
 # first crop finds nobody (a cartwheel turns the body ~10-20 degrees a frame at 30 fps)
 REALIGN_TIMES = 2  # re-crops at the body angle of the pose a turn found
 REALIGN_DEG = 15.0  # ... when it differs from the crop's by more than this
-WIDE_PRESENCE = 0.9  # ... kept only when this sure and centred in the carried box (wide crops of glare
-# gave poses on the sun)
-CARRY_MARGIN = 0.15  # a person found in a widened box gets their points' extent grown by this per side
 WIDEN = 1.6  # last try: the box this many times larger about its centre (the sports2d man falling
-# out of his carried box in the second half of his flip)
+# out of his carried box in the second half of his flip) ...
+WIDE_PRESENCE = 0.9  # ... kept only when this sure and centred in the carried box (wide crops of the
+# glare gave poses on the sun)
+CARRY_MARGIN = 0.15  # a person found in a widened box gets their points' extent grown by this per side
 
 
 def add_carried(boxes: np.ndarray, scores: np.ndarray, priors, carry, before: tuple | None = None) -> tuple:
