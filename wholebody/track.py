@@ -144,7 +144,7 @@ class CarryOver:
         angles = [self._angle_of(person, frame) for person in kept]
         ids = [-1 if person.track_id is None else int(person.track_id) for person in kept]
         self._lost += [(box, score, angle, tid, frame) for box, score, angle, tid in self._current
-                       if not any(same_person(box, own) for own in boxes) and (tid < 0 or tid not in ids)]
+                       if not any(same_person(box, own) for own in boxes)]
         self._lost = [lost for lost in self._lost if frame - lost[4] < self.hold and not self._moved_on(lost, boxes, ids)]
         self._angles = {k: v for k, v in self._angles.items() if frame - v[1] < self.hold + 1}
         self._current = [(box, float(score), angle, tid) for box, score, angle, tid in zip(boxes, scores, angles, ids)]
