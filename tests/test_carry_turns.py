@@ -207,3 +207,20 @@ def test_a_video_carried_box_that_finds_part_of_someone_found_is_dropped():
     stranger = person_in_box(np.array([300.0, 20.0, 60.0, 150.0]))
     person, _ = carried_body(lambda crop_box, angle: (stranger, body), box, 0.0, (480, 640), 2, [man])
     assert person is stranger and person.track_id == 2
+
+
+def test_a_lost_box_is_dropped_once_its_person_is_found_far_from_it():
+    # The sports2d man crouched on landing, then ran on: the box where he crouched found his legs
+    # again as a second person.  A box the person left nearby is still retried (they may vanish again).
+    carry = CarryOver()
+
+    def man(x, y):
+        person = person_in_box(np.array([x, y, 60.0, 150.0]))
+        person.track_id = 5
+        return person
+
+    carry.update([man(100, 20)], 0)
+    boxes, *_ = carry.update([man(130, 60)], 1)  # moved, but near: the old box is kept as a lost one
+    assert len(boxes) == 2
+    boxes, _, _, ids = carry.update([man(400, 60)], 2)  # found far away: his lost boxes go
+    assert len(boxes) == 1 and ids.tolist() == [5] and boxes[0][0] > 300
