@@ -37,8 +37,10 @@ def test_carry_over_reaches_the_estimator_and_a_missed_frame_resets_it():
     sequence.update(people, 0)
     assert estimator.carries[0] is None  # nothing to carry into the first frame
     sequence.estimate(estimator, _frame_with_box(44))
-    boxes, scores = estimator.carries[1]
+    boxes, scores, angles, ids = estimator.carries[1]
     assert boxes.shape == (1, 4) and boxes[0, 0] < 40 + 30 and boxes[0, 0] + boxes[0, 2] > 40
+    # ids are given before the carry-over is recorded, so the carried box names its person's track
+    assert people[0].track_id is not None and ids.tolist() == [people[0].track_id] and angles.shape == (1,)
     sequence.missed()
     sequence.estimate(estimator, _frame_with_box(48))
     assert estimator.carries[2] is None

@@ -16,7 +16,8 @@ from wholebody.track import PersonTracker, carry_boxes
 def test_only_carried_boxes_no_detection_covers_are_added():
     detected = np.array([[10.0, 10.0, 50.0, 100.0]])
     carry = (np.array([[12.0, 11.0, 50.0, 100.0], [200.0, 10.0, 50.0, 100.0]]), np.array([0.8, 0.6]))
-    boxes, scores, priors, carried = add_carried(detected, np.array([0.9]), np.zeros((1, 17, 3)), carry)
+    boxes, scores, priors, carried, angles, ids = add_carried(detected, np.array([0.9]), np.zeros((1, 17, 3)),
+                                                             carry)
     assert len(boxes) == 2 and carried.tolist() == [False, True]
     np.testing.assert_allclose(boxes[1], [200.0, 10.0, 50.0, 100.0])
     assert scores[1] < 0.6 and np.isnan(priors[1]).all() and not np.isnan(priors[0]).any()

@@ -104,14 +104,14 @@ def test_carry_over_retries_a_lost_persons_last_box_for_hold_frames():
 
     carry = CarryOver(hold=3)
     here = [_man([100, 20, 60, 150])]
-    boxes, _ = carry.update(here, 0)
+    boxes, *_ = carry.update(here, 0)
     assert len(boxes) == 1
     for frame in (1, 2, 3, 4):  # lost in frame 1: its last box is offered for frames 2-4, not 5
-        boxes, scores = carry.update([], frame)
+        boxes, *_ = carry.update([], frame)
         assert len(boxes) == (1 if frame < 4 else 0), frame
     np.testing.assert_allclose(carry.update(here, 5)[0], carry_boxes_of(here))
     carry.update([], 6)  # lost again in frame 6, found again in 7: the lost box is still retried in 8
-    boxes, _ = carry.update(here, 7)
+    boxes, *_ = carry.update(here, 7)
     assert len(boxes) == 2
 
 

@@ -9,7 +9,10 @@ assignment except in near-ties, and needs no extra dependency).  A track survive
 30 fps keeps the ID when the position fits: a track lost for more than a frame takes an
 unmatched person whose box centre is within about one person size of where it was last seen,
 however the pose changed); a person matched to none gets a new ID (1, 2, ...).  Matching is one
-to one, so one person never gets two tracks in a frame.
+to one, so one person never gets two tracks in a frame.  A person the estimator found in a box
+carried from a track (``CarryOver``; ``Person.track_id`` already set) takes that track when no
+better-matching person did and it was last seen within about one person size: a flip changes
+pose and box too fast for the similarity.
 A lost track's pose is extrapolated for at most ``EXTRAPOLATE_FRAMES`` frames and then waits
 where it was last heading, so a re-entry is matched near where the person left, not where a
 constant velocity would have carried them over a second.
@@ -35,6 +38,7 @@ from typing import Sequence
 
 import numpy as np
 
+from wholebody.experts.assemble.carry import body_angle
 from wholebody.experts.crops import box_of_points
 from wholebody.schema import PART_SLICES, SIGMAS
 from wholebody.types import Person
@@ -76,10 +80,33 @@ def follow_boxes(people: Sequence[Person], score_thr: float = 0.3, margin: float
     return np.array(boxes, dtype=np.float64).reshape(-1, 4), np.array(scores, dtype=np.float64)
 
 
-def carry_boxes(people: Sequence[Person], score_thr: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+def carry_boxes(people: Sequence[Person], score_thr: float = 0.3, margin: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
     """This frame's people as boxes to re-crop in the next frame where its detector misses them
-    (``experts.assemble.carry``): ``follow_boxes``, the extent of each person's scored body points, grown."""
-    return follow_boxes(people, score_thr)
+    (``experts.assemble.carry``): like ``follow_boxes``, the extent of each person's body and foot
+    points scored above ``score_thr``, grown by ``margin`` per side; but where those points span
+    less than half the extent of all 23 (a person in glare or mid-flip, found with two sure points:
+    the sports2d man's carry box shrank to 33 x 20 px and he was lost for 30 frames) the extent of
+    all 23 is used (a person without body points, a face or hand alone, keeps its ``bbox``).
+    Returns (N, 4) ``[x, y, w, h]`` and (N,) scores, one per person with a body or a ``bbox``."""
+    boxes, scores = [], []
+    for person in people:
+        body = person.keypoints[:BODY_AND_FEET]
+        finite = np.isfinite(body).all(axis=1)
+        seen = finite & (body[:, 2] > score_thr)
+        whole = box_of_points(body, finite) if finite.sum() >= 2 else None
+        whole = whole if whole is not None and max(whole[2:]) >= 1.0 else None  # a face- or hand-only person
+        box = box_of_points(body, seen) if seen.sum() >= 2 else None
+        if whole is not None and (box is None or max(box[2:]) < 0.5 * max(whole[2:])):
+            box = whole
+        if box is not None:
+            box = box + margin * np.concatenate([-box[2:], 2 * box[2:]])
+        elif person.bbox is not None:
+            box = np.asarray(person.bbox, dtype=np.float64)
+        else:
+            continue
+        boxes.append(box)
+        scores.append(1.0 if person.box_score is None else float(person.box_score))
+    return np.array(boxes, dtype=np.float64).reshape(-1, 4), np.array(scores, dtype=np.float64)
 
 
 class CarryOver:
@@ -93,25 +120,64 @@ class CarryOver:
     also after the person is found again nearby (a re-found person may vanish again the next
     frame, and the box where they were last found whole is the one most likely to work).  Costs
     one body-model run per retried box per frame.  Boxes ``[x, y, w, h]``, pixels.
+
+    Each box also carries the person's body angle (``body_angle``: radians, the crop angle that
+    makes hip centre -> shoulder centre point up; the last usable one of the same track id when
+    this frame's hips or shoulders are unsure, NaN when none is known) so the body model gets
+    a tilted or upside-down person upright (``assemble.carry``), and the person's track id (-1:
+    none) so the person found in the carried box keeps it (``PersonTracker``'s id hint).
     """
 
     def __init__(self, hold: int = 15, score_thr: float = 0.3) -> None:
         self.hold, self.score_thr = hold, score_thr
-        self._current: list[tuple[np.ndarray, float]] = []  # the last frame's people
-        self._lost: list[tuple[np.ndarray, float, int]] = []  # (box, score, frame it was lost in)
+        self._current: list[tuple[np.ndarray, float, float, int]] = []  # the last frame's people
+        self._lost: list[tuple[np.ndarray, float, float, int, int]] = []  # (box, score, angle, id, frame lost in)
+        self._angles: dict[int, tuple[float, int]] = {}  # track id -> (last usable body angle, its frame)
 
-    def update(self, people: Sequence[Person], frame: int) -> tuple[np.ndarray, np.ndarray]:
-        """Record the people of frame ``frame``; return (M, 4) boxes and (M,) scores for the next frame."""
+    def update(self, people: Sequence[Person], frame: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Record the people of frame ``frame`` (track ids already set, or None); return for the next
+        frame (M, 4) boxes, (M,) scores, (M,) body angles (radians, NaN: unknown) and (M,) track ids (-1: none)."""
         from wholebody.experts.detect.people import same_person
 
         boxes, scores = carry_boxes(people, self.score_thr)
-        self._lost += [(box, score, frame) for box, score in self._current
+        kept = [p for p in people if _has_carry_box(p, self.score_thr)]  # carry_boxes skips the others
+        angles = [self._angle_of(person, frame) for person in kept]
+        ids = [-1 if person.track_id is None else int(person.track_id) for person in kept]
+        self._lost += [(box, score, angle, tid, frame) for box, score, angle, tid in self._current
                        if not any(same_person(box, own) for own in boxes)]
-        self._lost = [lost for lost in self._lost if frame - lost[2] < self.hold]
-        self._current = [(box, float(score)) for box, score in zip(boxes, scores)]
-        every = [(box, score) for box, score in self._current] + [(box, score) for box, score, _ in self._lost]
-        return (np.array([b for b, _ in every], dtype=np.float64).reshape(-1, 4),
-                np.array([s for _, s in every], dtype=np.float64))
+        self._lost = [lost for lost in self._lost if frame - lost[4] < self.hold and not self._moved_on(lost, boxes, ids)]
+        self._angles = {k: v for k, v in self._angles.items() if frame - v[1] < self.hold + 1}
+        self._current = [(box, float(score), angle, tid) for box, score, angle, tid in zip(boxes, scores, angles, ids)]
+        every = self._current + [lost[:4] for lost in self._lost]
+        return (np.array([e[0] for e in every], dtype=np.float64).reshape(-1, 4),
+                np.array([e[1] for e in every], dtype=np.float64),
+                np.array([e[2] for e in every], dtype=np.float64),
+                np.array([e[3] for e in every], dtype=np.int64))
+
+    @staticmethod
+    def _moved_on(lost: tuple, boxes: np.ndarray, ids: list) -> bool:
+        """Whether the person of a lost box is found this frame more than a box size away (their
+        ``track_id``): the box then holds at most a duplicate of them (sports2d: a lost box of the
+        man landing after a flip found his legs as a second person while he ran on)."""
+        if lost[3] < 0 or lost[3] not in ids:
+            return False
+        box = boxes[ids.index(lost[3])]
+        size = max(box[2], box[3], lost[0][2], lost[0][3], 1.0)
+        return float(np.hypot(*(box[:2] + box[2:] / 2 - lost[0][:2] - lost[0][2:] / 2))) / size > 1.0
+
+    def _angle_of(self, person: Person, frame: int) -> float:
+        angle = body_angle(person.keypoints, self.score_thr)
+        if person.track_id is None:
+            return angle
+        if np.isfinite(angle):
+            self._angles[person.track_id] = (angle, frame)
+            return angle
+        return self._angles.get(person.track_id, (float("nan"), frame))[0]
+
+
+def _has_carry_box(person: Person, score_thr: float) -> bool:
+    """Whether ``carry_boxes`` gives ``person`` a box (same rule, so the lists stay aligned)."""
+    return len(carry_boxes([person], score_thr)[0]) == 1
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -182,7 +248,10 @@ class PersonTracker:
         return [t.track_id for t in self._tracks]
 
     def update(self, people: Sequence[Person], frame: int) -> Sequence[Person]:
-        """Set ``track_id`` on each of ``people`` (the frame with index ``frame``) and return them."""
+        """Set ``track_id`` on each of ``people`` (the frame with index ``frame``) and return them.
+
+        A ``track_id`` already set on a person is a hint (``_hinted``): that live track takes them
+        when no better-matching person did."""
         self._tracks = [t for t in self._tracks if frame - t.frame <= self.max_missed]
         boxes = [person_box(p, self.score_thr) for p in people]
         pairs = []
@@ -202,12 +271,36 @@ class PersonTracker:
             matched_tracks.add(ti)
             matched_people.add(pi)
             self._advance(self._tracks[ti], people[pi], boxes[pi], frame)
+        for ti, pi in self._hinted(people, boxes, matched_tracks, matched_people):
+            self._advance(self._tracks[ti], people[pi], boxes[pi], frame)
         for ti, pi in self._re_entries(people, boxes, frame, matched_tracks, matched_people):
             self._advance(self._tracks[ti], people[pi], boxes[pi], frame)
         for pi, person in enumerate(people):
             if pi not in matched_people:
                 self._start(person, boxes[pi], frame)
         return people
+
+    def _hinted(self, people, boxes, matched_tracks: set, matched_people: set) -> list:
+        """(track, person) pairs for people no track matched whose ``track_id`` is already set (the
+        estimator found them in a box carried from that track, ``CarryOver``) and that track is
+        live, unmatched and last seen within ``reenter_distance`` box sizes (larger side); one to
+        one, both sets updated.  A flipping person's pose and box change too much between frames
+        for the similarity, but the carried crop says who it is; a better-matching person keeps
+        the track (a carried box that found a duplicate of someone must not take their id)."""
+        index_of = {track.track_id: ti for ti, track in enumerate(self._tracks)}
+        out = []
+        for pi, person in enumerate(people):
+            ti = index_of.get(person.track_id)
+            if pi in matched_people or ti is None or ti in matched_tracks:
+                continue
+            track = self._tracks[ti]
+            size = max(track.box[2], track.box[3], boxes[pi][2], boxes[pi][3], 1.0)
+            gap = float(np.hypot(*(boxes[pi][:2] + boxes[pi][2:] / 2 - track.box[:2] - track.box[2:] / 2))) / size
+            if gap <= self.reenter_distance:
+                matched_tracks.add(ti)
+                matched_people.add(pi)
+                out.append((ti, pi))
+        return out
 
     def _re_entries(self, people, boxes, frame: int, matched_tracks: set, matched_people: set) -> list:
         """(track, person) pairs for people no track matched and tracks lost for more than one frame whose

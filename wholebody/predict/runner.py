@@ -98,11 +98,11 @@ class PredictRun:
 
     def _estimate(self, image: np.ndarray, item: WorkItem, image_id: int, frame: int | None = None,
                   follow: tuple[np.ndarray, np.ndarray] | None = None,
-                  carry: tuple[np.ndarray, np.ndarray] | None = None) -> list[Person] | None:
+                  carry: tuple[np.ndarray, ...] | None = None) -> list[Person] | None:
         """The estimator's people for ``image`` (with the item's boxes, or else the ``follow``
         boxes and scores, if any), or None if it failed.  ``carry``: the previous frame's
-        people's boxes and scores, for an estimator that re-crops people its detector misses
-        (``accepts_carry``)."""
+        people (``track.CarryOver``: boxes, scores, body angles, track ids), for an estimator
+        that re-crops people its detector misses (``accepts_carry``)."""
         if too_small_for_people(image):  # also here, so that such images never build the estimator
             return []
         if self._estimator is None:

@@ -20,8 +20,9 @@ from wholebody.types import Person
 
 
 def estimate_with_carry(estimator: Callable, image: np.ndarray,
-                        carry: tuple[np.ndarray, np.ndarray] | None) -> list[Person]:
-    """``estimator(image)``, passing ``carry`` (boxes, scores) where the estimator accepts it."""
+                        carry: tuple[np.ndarray, ...] | None) -> list[Person]:
+    """``estimator(image)``, passing ``carry`` (``track.CarryOver``'s boxes, scores, body angles, track ids)
+    where the estimator accepts it."""
     if carry is not None and getattr(estimator, "accepts_carry", False):
         return list(estimator(image, carry=carry))
     return list(estimator(image))
@@ -55,17 +56,20 @@ class FrameSequence:
         self.smoother = (KeypointSmoother(fps, options.min_cutoff, options.beta, score_thr=score_thr)
                          if options.track and options.smooth else None)
         self._carry_over = CarryOver(score_thr=score_thr)
-        self.carry: tuple[np.ndarray, np.ndarray] | None = None  # boxes to re-crop in the next frame
+        self.carry: tuple[np.ndarray, ...] | None = None  # boxes, scores, body angles, track ids to re-crop next
 
     def estimate(self, estimator: Callable, image: np.ndarray) -> list[Person]:
         """The estimator's people for the next frame, with this sequence's carry-over."""
         return estimate_with_carry(estimator, image, self.carry)
 
     def update(self, people: Sequence[Person], frame: int) -> None:
-        """Record frame ``frame``'s people: carry-over for the next frame, track ids, smoothing (in place)."""
-        self.carry = self._carry_over.update(people, frame)
+        """Record frame ``frame``'s people: track ids, carry-over for the next frame, smoothing (in place).
+
+        Ids come first so the carry-over knows whose box it carries: the person found in it next
+        frame keeps the id (``track.PersonTracker``'s hint) however their pose changed."""
         if self.tracker is not None:
             self.tracker.update(people, frame)
+        self.carry = self._carry_over.update(people, frame)
         if self.smoother is not None:
             self.smoother.update(people, frame)
 

@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from wholebody.experts.assemble.carry import CARRY_PRESENCE, add_carried, lands_on_found
+from wholebody.experts.assemble.carry import CARRY_PRESENCE, add_carried, carried_body, lands_on_found
 from wholebody.experts.assemble.duplicates import resolve_duplicates, upper_box
 from wholebody.experts.assemble.face_search import search_from_faces
 from wholebody.experts.assemble.fusion import claimed_heads
@@ -178,9 +178,11 @@ class WholeBodyEstimator:
             person_scores: optional (N,) box scores for ``person_boxes`` (default 1).
             person_keypoints: optional (N, 17, 3) COCO body points (x, y, score) for the boxes,
                 fused with the body expert's (the detector's keypoints are used when detecting).
-            carry: optional video carry-over ``(boxes (M, 4) [x, y, w, h], scores (M,))`` of the
-                previous frame's people (``track.carry_boxes``): a box no detection covers is
-                added and kept while the body expert's pose presence is >= ``CARRY_PRESENCE``.
+            carry: optional video carry-over ``(boxes (M, 4) [x, y, w, h], scores (M,)[, body angles
+                (M,) radians, track ids (M,)])`` of the previous frame's people (``track.CarryOver``):
+                a box no detection covers is added, its crop turned upright (``carry.carried_body``),
+                and kept while the body expert's pose presence is >= ``CARRY_PRESENCE``; the person
+                found keeps the track id as ``track_id`` (a hint for ``track.PersonTracker``).
         Returns:
             one ``Person`` per box whose body the body expert finds, by descending score.
         """
@@ -196,14 +198,15 @@ class WholeBodyEstimator:
             priors = person_keypoints
         if priors is not None and np.shape(priors)[1:] != (17, 3):
             priors = None  # not COCO-17 with scores (e.g. the BlazePose detector's 4 points)
-        boxes, box_scores, priors, carried = add_carried(boxes, box_scores, priors, carry)
+        boxes, box_scores, priors, carried, angles, hints = add_carried(boxes, box_scores, priors, carry)
         found = self.parts.detect(image) if self.parts is not None else None
         people, bodies, kept_scores, kept_priors = [], [], [], []
         for index, (box, score) in enumerate(zip(boxes, box_scores)):
             if box[2] <= 1 or box[3] <= 1:
                 continue
             prior = None if priors is None else np.asarray(priors[index], dtype=np.float64)
-            person, body = self._body_person(image, box, prior)
+            person, body = (self._carried_person(image, box, angles[index], hints[index], prior, people)
+                            if carried[index] else self._body_person(image, box, prior))
             if person is None and not carried[index]:  # a neighbour may dominate the crop: try the head end
                 person, body = self._body_person(image, upper_box(box), prior, box)
             if person is None or (carried[index] and (body.score < CARRY_PRESENCE or lands_on_found(person, people))):
@@ -231,11 +234,17 @@ class WholeBodyEstimator:
             people += self.parts.leftover_people(image, people, found, self.face)
         return sorted(people, key=lambda p: -p.score)
 
+    def _carried_person(self, image: np.ndarray, box: np.ndarray, angle: float, track_id: int,
+                        prior: np.ndarray | None, found: list[Person]):
+        """``_body_person`` for a video carry-over box, the crop turned upright (``carry.carried_body``)."""
+        return carried_body(lambda crop_box, turn: self._body_person(image, crop_box, prior, angle=turn), box, angle,
+                            image.shape, track_id, found)
+
     def _body_person(self, image: np.ndarray, box: np.ndarray, prior: np.ndarray | None,
-                     person_box: np.ndarray | None = None):
-        """(Person with body and feet, BodyLandmarks) for one box, unseen points' scores capped; (None, body) below
-        ``min_body_score``; ``person_box`` (default ``box``) becomes the person's box."""
-        body = self.body(image, box)
+                     person_box: np.ndarray | None = None, angle: float = 0.0):
+        """(Person with body and feet, BodyLandmarks) for one box (crop turned by ``angle`` radians), unseen points'
+        scores capped; (None, body) below ``min_body_score``; ``person_box`` (default ``box``) becomes the person's box."""
+        body = self.body(image, box, angle)
         if body.score < self.min_body_score:
             return None, body
         person = body_person(body, box if person_box is None else person_box, prior)
