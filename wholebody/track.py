@@ -68,15 +68,7 @@ def follow_boxes(people: Sequence[Person], score_thr: float = 0.3, margin: float
     for person in people:
         body = person.keypoints[:BODY_AND_FEET]
         seen = body[:, 2] > score_thr
-        if seen.sum() >= 2:
-            box = box_of_points(body, seen)
-            box = box + margin * np.concatenate([-box[2:], 2 * box[2:]])
-        elif person.bbox is not None:
-            box = np.asarray(person.bbox, dtype=np.float64)
-        else:
-            continue
-        boxes.append(box)
-        scores.append(1.0 if person.box_score is None else float(person.box_score))
+        _add_box(boxes, scores, person, box_of_points(body, seen) if seen.sum() >= 2 else None, margin)
     return np.array(boxes, dtype=np.float64).reshape(-1, 4), np.array(scores, dtype=np.float64)
 
 
@@ -98,16 +90,22 @@ def carry_boxes(people: Sequence[Person], score_thr: float = 0.3, margin: float 
         box = box_of_points(body, seen) if seen.sum() >= 2 else None
         if whole is not None and (box is None or max(box[2:]) < 0.5 * max(whole[2:])):
             box = whole
-        if box is not None:
-            box = box + margin * np.concatenate([-box[2:], 2 * box[2:]])
-        elif person.bbox is not None:
-            box = np.asarray(person.bbox, dtype=np.float64)
-        else:
-            continue
-        boxes.append(box)
-        scores.append(1.0 if person.box_score is None else float(person.box_score))
+        _add_box(boxes, scores, person, box, margin)
     return np.array(boxes, dtype=np.float64).reshape(-1, 4), np.array(scores, dtype=np.float64)
 
+
+
+def _add_box(boxes: list, scores: list, person: Person, box: np.ndarray | None, margin: float) -> None:
+    """Append ``box`` grown by ``margin`` per side (or the person's ``bbox`` where ``box`` is None;
+    nothing without either) and the person's box score."""
+    if box is not None:
+        box = box + margin * np.concatenate([-box[2:], 2 * box[2:]])
+    elif person.bbox is not None:
+        box = np.asarray(person.bbox, dtype=np.float64)
+    else:
+        return
+    boxes.append(box)
+    scores.append(1.0 if person.box_score is None else float(person.box_score))
 
 class CarryOver:
     """Boxes to re-crop in the next frame (``WholeBodyEstimator(carry=...)``): this frame's people
