@@ -12,8 +12,8 @@
    ``association.hand_pair_cost``: the model's handedness vetoes the other side, a hand lies
    ahead of its wrist along the forearm (not behind the elbow) and within a forearm plus a
    hand of it;
-4. a slot left empty keeps its own wrist crop's landmarks at their low presence (points, no
-   box), as the expert's best guess, unless that hand went to another slot;
+4. a slot left empty keeps its own wrist crop's landmarks at their low presence (points and 3D,
+   no box), as the expert's best guess, unless that hand went to another slot;
 5. confident palm-found hands no slot took are left in ``found.hands`` for
    ``finder.leftover_people``, which outputs each as a hand alone.
 
@@ -111,6 +111,8 @@ class HandAssembler:
         for slot, hand in own.items():
             if slot not in taken and not any(box_iou(hand.box(0.0), box) > SAME_HAND_IOU for box in gone):
                 fill_hand(people[slot[0]], SIDES[slot[1]], hand, found=False)
+                # its 3D too, as every wrist reading had before: results_3d gives every person two hands
+                people[slot[0]].keypoints_3d[SIDES[slot[1]] + "hand"] = hand.world - hand.world[0]
         if found is not None:
             found.hands = [(c.palm_score, c.hand) for h, c in enumerate(hands)
                            if h not in taken.values() and c.palm_score is not None]
