@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import dope_nms_numpy_reference as numpy_reference
+from dope_fixture_outputs import tiny_dope_outputs
 from wholebody.models.dope import post_device
 from wholebody.models.dope.layout import PART_NAMES
 from wholebody.models.dope.post import detect_parts, pose_nms, ppi
@@ -77,23 +78,9 @@ def test_empty_outputs_and_nothing_above_the_threshold():
     assert ppi("body", boxes, scores, pose2d, pose3d, score_th=1.5) == []
 
 
-def _tiny_outputs(fixtures_dir):
-    from wholebody.data.images import read_image
-    from wholebody.models.dope.network import dope_tiny
-
-    torch.manual_seed(0)
-    model = dope_tiny(min_size=192, max_size=288).eval()
-    for part in PART_NAMES:  # anchors spread over the box, so that poses differ per class
-        k, j = model.num_anchor_poses[part], model.layout.num_joints(part)
-        model.set_anchor_poses(part, torch.rand(k, j, 5) * torch.tensor([1, 1, 0.3, 0.3, 0.3]))
-    for name in ("000000196141.jpg", "000000197388.jpg"):
-        image = read_image(fixtures_dir / "coco_wholebody" / name)
-        yield model, model([torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 255])[0]
-
-
 def test_detect_parts_matches_the_numpy_path_on_network_outputs(fixtures_dir):
     compared = 0
-    for model, out in _tiny_outputs(fixtures_dir):
+    for model, out in tiny_dope_outputs(fixtures_dir):
         for settings in ({}, {"min_score": 0.0}, {"min_score": 0.0, "iou": 0.1}):
             kwargs = {part: dict(settings) for part in PART_NAMES}
             new = detect_parts(out, PART_NAMES, model.hand_classes_per_side, "nms", kwargs)

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import dope_post_reference as reference
+from dope_fixture_outputs import tiny_dope_outputs
 from wholebody.models.dope import post as dope_post
 from wholebody.models.dope.post import pose_nms, ppi
 
@@ -69,19 +70,10 @@ def test_pose_nms_matches_the_loop(seed):
 
 
 def test_same_detections_on_network_outputs_of_fixture_images(fixtures_dir):
-    from wholebody.data.images import read_image
-    from wholebody.models.dope.network import dope_tiny
     from wholebody.models.dope.layout import PART_NAMES
 
-    torch.manual_seed(0)
-    model = dope_tiny(min_size=192, max_size=288).eval()
-    for part in PART_NAMES:  # anchors spread over the box, so that poses differ per class
-        k, j = model.num_anchor_poses[part], model.layout.num_joints(part)
-        model.set_anchor_poses(part, torch.rand(k, j, 5) * torch.tensor([1, 1, 0.3, 0.3, 0.3]))
     compared = 0
-    for name in ("000000196141.jpg", "000000197388.jpg"):
-        image = torch.from_numpy(np.array(read_image(fixtures_dir / "coco_wholebody" / name))).permute(2, 0, 1).float() / 255
-        out = model([image])[0]
+    for model, out in tiny_dope_outputs(fixtures_dir):
         for part in PART_NAMES:
             arrays = [out[key].double().numpy() for key in ("boxes", f"{part}_scores", f"{part}_pose2d", f"{part}_pose3d")]
             side = {"hand_classes_per_side": model.hand_classes_per_side}
