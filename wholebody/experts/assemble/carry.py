@@ -47,15 +47,13 @@ WIDE_PRESENCE = 0.9  # ... kept only when this sure and centred in the carried b
 CARRY_MARGIN = 0.15  # a person found in a widened box gets their points' extent grown by this per side
 
 
-def add_carried(boxes: np.ndarray, scores: np.ndarray, priors, carry, before: tuple | None = None) -> tuple:
+def add_carried(boxes: np.ndarray, scores: np.ndarray, priors, carry) -> tuple:
     """Detections plus the carried boxes none of them covers.
 
     Args:
         boxes: (N, 4) detected boxes; scores: (N,); priors: (N, 17, 3) detector points or None.
         carry: ``(boxes (M, 4), scores (M,))`` or ``(boxes, scores, angles (M,), track ids (M,))``
             (``track.CarryOver``: body angles in radians, NaN unknown; ids -1 for none), or None.
-        before: ``(carried, angles, ids)`` of the N input boxes when they already hold carried
-            ones (a second call); default none carried.
     Returns:
         (boxes, scores, priors, carried, angles, ids): the inputs extended; priors of carried boxes
         are NaN (or the priors stay None when there were none); carried: (N + M',) bool; angles:
@@ -64,9 +62,7 @@ def add_carried(boxes: np.ndarray, scores: np.ndarray, priors, carry, before: tu
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if before is None:
-        before = (np.zeros(len(boxes), dtype=bool), np.full(len(boxes), np.nan), np.full(len(boxes), -1))
-    carried, angles, ids = (np.asarray(b) for b in before)
+    carried, angles, ids = np.zeros(len(boxes), dtype=bool), np.full(len(boxes), np.nan), np.full(len(boxes), -1)
     if carry is None or len(carry[0]) == 0:
         return boxes, scores, priors, carried, angles, ids
     carry_boxes = np.asarray(carry[0], dtype=np.float64).reshape(-1, 4)
@@ -82,8 +78,7 @@ def add_carried(boxes: np.ndarray, scores: np.ndarray, priors, carry, before: tu
                                  np.full((len(extra), 17, 3), np.nan)])
     return (np.concatenate([boxes, carry_boxes[extra]]), np.concatenate([scores, new_scores]), priors,
             np.concatenate([carried, np.ones(len(extra), dtype=bool)]),
-            np.concatenate([angles.astype(np.float64), new_angles]),
-            np.concatenate([ids.astype(np.int64), new_ids]))
+            np.concatenate([angles, new_angles]), np.concatenate([ids, new_ids]).astype(np.int64))
 
 
 def carried_body(run: Callable, box: np.ndarray, angle: float, image_shape: tuple, track_id: int = -1,
