@@ -43,10 +43,14 @@ FACE_SEARCH_SCORE = 0.5  # a found person's box score: this x the face score (ra
 NOSE = 0
 
 
+def nose_in_face(person, face_box: np.ndarray, margin: float) -> bool:
+    """Whether ``person``'s nose, scored above ``HEAD_SCORE``, lies in ``face_box`` grown by ``margin`` per side."""
+    return person.keypoints[NOSE, 2] > HEAD_SCORE and inside(person.keypoints[NOSE, :2], grow_box(face_box, margin))
+
+
 def face_is_taken(face_box: np.ndarray, people: list, margin: float = TAKEN_MARGIN) -> bool:
     """Whether a kept person's confident nose lies in ``face_box`` (grown by ``margin`` per side)."""
-    grown = grow_box(face_box, margin)
-    return any(p.keypoints[NOSE, 2] > HEAD_SCORE and inside(p.keypoints[NOSE, :2], grown) for p in people)
+    return any(nose_in_face(p, face_box, margin) for p in people)
 
 
 def search_box(face_box: np.ndarray, image_shape: tuple, side: float = SEARCH_TRIES[0][0],

@@ -33,17 +33,15 @@ import logging
 import numpy as np
 
 from wholebody.experts.assemble.association import grow_box, inside
-from wholebody.experts.assemble.face_search import MIN_FACE_SCORE  # the faces confident enough to act on
+from wholebody.experts.assemble.face_search import MIN_FACE_SCORE, nose_in_face  # faces confident enough to act on
 
 log = logging.getLogger(__name__)
 
-NOSE = 0
 SHOULDERS, ELBOWS, WRISTS, HIPS = (5, 6), (7, 8), (9, 10), (11, 12)
 LIMB_POINTS = tuple(range(5, 17))  # shoulders, elbows, wrists, hips, knees, ankles
 OWN_FACE_OK = WRISTS  # a hand may touch its own face
 NOT_MINE_SCORE = 0.1
 PRIOR_SCORE = 0.2  # a detector point scored below this is no better evidence than none
-HEAD_SCORE = 0.3  # a nose scored below this does not say whose face a box is
 OWNER_MARGIN = 0.1  # a nose in the face box grown by this (per side) makes that person its owner
 SAME_FOREARM = 0.3  # forearms coincide when both ends are closer than this x the forearm length
 TORSO_MARGIN = 0.1  # an elbow at the edge of the other's torso box (its own arm hangs there) still reaches in
@@ -52,12 +50,7 @@ SHOWN_SCORE = 0.3  # only points above this (drawn, used) are checked for shared
 
 def face_owners(face_boxes: list[np.ndarray], people: list) -> list[set[int]]:
     """Per face box, the indices of the people whose confident nose lies in it (grown by ``OWNER_MARGIN``)."""
-    owners = []
-    for box in face_boxes:
-        grown = grow_box(box, OWNER_MARGIN)
-        owners.append({i for i, p in enumerate(people)
-                       if p.keypoints[NOSE, 2] > HEAD_SCORE and inside(p.keypoints[NOSE, :2], grown)})
-    return owners
+    return [{i for i, p in enumerate(people) if nose_in_face(p, box, OWNER_MARGIN)} for box in face_boxes]
 
 
 def wrong_on_faces(keypoints: np.ndarray, person: int, face_boxes: list, owners: list[set[int]]) -> np.ndarray:
