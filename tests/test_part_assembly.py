@@ -9,7 +9,7 @@ import pytest
 
 from wholebody.data.results import person_to_result
 from wholebody.experts.assemble.finder import FoundParts, leftover_people
-from wholebody.experts.assemble.rules import face_matches, part_person, unclaimed_faces
+from wholebody.experts.assemble.rules import face_matches, part_person
 from wholebody.experts.crops import SquareCrop
 from wholebody.experts.detect.faces import DetectedFace
 from wholebody.experts.landmarks.face import FaceLandmarks
@@ -73,13 +73,6 @@ def test_faces_go_to_the_nose_inside_them_and_the_rest_are_output_alone():
     assert 0 < alone.part_scores["wholebody"] <= 0.1  # ranks below whole people
     # The dlib expert (no mesh ROI) or none: unclaimed faces are not output.
     assert leftover_people(None, people, FoundParts(faces=faces, used_faces={0}), None) == []
-
-
-def test_unclaimed_faces_are_those_outside_every_person_box():
-    faces = [_face((50.0, 50.0)), _face((500.0, 60.0)), _face((210.0, 40.0))]
-    boxes = np.array([[0.0, 0.0, 100.0, 300.0], [180.0, 0.0, 60.0, 200.0]])
-    assert unclaimed_faces(faces, boxes) == [faces[1]]
-    assert unclaimed_faces(faces, np.zeros((0, 4))) == faces
 
 
 def _hand_only_person() -> Person:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wholebody.experts.assemble.association import box_iou, inside, match_faces
+from wholebody.experts.assemble.association import box_iou, match_faces
 from wholebody.schema import PART_SIZES, PART_SLICES, PARTS
 from wholebody.types import Person
 
@@ -50,26 +50,6 @@ def face_matches(people: list[Person], face_boxes: list[np.ndarray], reach: floa
             if dist[:, b].argmin() == a and dist[a, b] <= reach * size:
                 pairs[people_left[a]] = faces_left[b]
     return pairs
-
-
-def unclaimed_faces(faces: list, person_boxes: np.ndarray, margin: float = 0.0) -> list:
-    """The detected faces whose centre lies in no person box: where a body search should start.
-
-    Args:
-        faces: detections with a ``box`` ``[x, y, w, h]`` (e.g. ``detect.faces.DetectedFace``).
-        person_boxes: (N, 4) ``[x, y, w, h]`` person boxes in original pixels.
-        margin: grow each person box by this fraction of its size per side first.
-    Returns:
-        the faces (same objects, same order) that no person box holds.
-    """
-    boxes = np.asarray(person_boxes, dtype=np.float64).reshape(-1, 4)
-    grown = boxes + np.array([-1.0, -1.0, 2.0, 2.0]) * margin * boxes[:, [2, 3, 2, 3]]
-    out = []
-    for face in faces:
-        centre = np.asarray(face.box[:2]) + np.asarray(face.box[2:]) / 2.0
-        if not any(inside(centre, box) for box in grown):
-            out.append(face)
-    return out
 
 
 def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
