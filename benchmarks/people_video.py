@@ -4,7 +4,7 @@
 
 Runs the part-expert estimator (body only: no hands or face, which do not change who is found)
 on consecutive frames with ``track.PersonTracker`` and the video carry-over the ``predict``
-runner uses (``track.CarryOver`` -> ``WholeBodyEstimator(carry=...)``).  Prints one JSON line:
+runner uses (``carry_over.CarryOver`` -> ``WholeBodyEstimator(carry=...)``).  Prints one JSON line:
 how many people were found per frame, and per track id the frames it covers (first, last,
 count) and its mean box centre (pixels of the resized frame), from which the reader tells who
 is who.  ``--expect N`` adds the fraction of N people found per frame (extra people not counted).
@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import cv2
 
+    from wholebody.carry_over import CarryOver
     from wholebody.experts import WholeBodyEstimator
-    from wholebody.track import CarryOver, PersonTracker
+    from wholebody.track import PersonTracker
 
     estimator = WholeBodyEstimator(face=None, hand_zoom=False, num_threads=1)
     tracker, carry_over = PersonTracker(), CarryOver()

@@ -1,6 +1,6 @@
 """Video carry-over of tilted and upside-down people: the carried crop is turned by the person's
 body angle (wholebody.experts.assemble.carry.carried_body, crops.SquareCrop), and the person found
-in a carried box keeps the track id it was carried from (track.CarryOver, PersonTracker's hint)."""
+in a carried box keeps the track id it was carried from (carry_over.CarryOver, PersonTracker's hint)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from fake_estimator import person_in_box
 
 from wholebody.experts.assemble.carry import body_angle, carried_body
 from wholebody.experts.crops import SquareCrop
-from wholebody.track import CarryOver, PersonTracker
+from wholebody.carry_over import CarryOver
+from wholebody.track import PersonTracker
 
 SPORTS2D = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "videos" / "sports2d_demo.mp4"
 
@@ -177,7 +178,7 @@ def test_an_id_hint_never_takes_a_track_a_better_match_took_nor_one_far_away():
 def test_a_person_with_few_sure_points_is_carried_in_the_box_of_all_body_points():
     # The sports2d man in glare: two sure points 30 px apart, the rest of his body unsure.  A box
     # around the two sure ones (33 x 20 px) never found him again; the box of all 23 points does.
-    from wholebody.track import carry_boxes
+    from wholebody.carry_over import carry_boxes
 
     man = person_in_box(np.array([100.0, 20.0, 60.0, 150.0]))
     man.keypoints[:23, 2] = 0.1

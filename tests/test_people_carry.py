@@ -1,5 +1,5 @@
 """Video carry-over: a person the detector misses in a frame is re-cropped from the frame before
-(wholebody.experts.assemble.carry, track.carry_boxes, WholeBodyEstimator(carry=...))."""
+(wholebody.experts.assemble.carry, carry_over.carry_boxes, WholeBodyEstimator(carry=...))."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 
 from wholebody.experts.assemble.carry import add_carried
 from wholebody.experts.detect.detections import Detections
-from wholebody.track import PersonTracker, carry_boxes
+from wholebody.carry_over import carry_boxes
+from wholebody.track import PersonTracker
 
 
 def test_only_carried_boxes_no_detection_covers_are_added():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 from fake_estimator import person_in_box
 
-from wholebody.track import KeypointSmoother, OneEuroFilter, PersonTracker, box_iou, follow_boxes
+from wholebody.carry_over import follow_boxes
+from wholebody.smoothing import KeypointSmoother, OneEuroFilter
+from wholebody.track import PersonTracker, box_iou
 
 
 def _people(boxes_by_identity: dict[str, list[float]], rng: np.random.Generator) -> tuple[list, list[str]]:

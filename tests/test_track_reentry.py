@@ -100,7 +100,7 @@ def test_a_person_leaving_at_the_image_edge_keeps_the_id_while_the_box_shrinks()
 
 
 def test_carry_over_retries_a_lost_persons_last_box_for_hold_frames():
-    from wholebody.track import CarryOver
+    from wholebody.carry_over import CarryOver
 
     carry = CarryOver(hold=3)
     here = [_man([100, 20, 60, 150])]
@@ -116,7 +116,7 @@ def test_carry_over_retries_a_lost_persons_last_box_for_hold_frames():
 
 
 def carry_boxes_of(people):
-    from wholebody.track import carry_boxes
+    from wholebody.carry_over import carry_boxes
 
     return carry_boxes(people)[0]
 

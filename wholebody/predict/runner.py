@@ -45,7 +45,7 @@ class RunOptions(SequenceOptions):
     threads: int = 2
     max_pixels: int = DEFAULT_MAX_PIXELS
     progress: bool = False
-    detect_every: int = 1  # video: run the person detector on every Nth frame (track.follow_boxes between)
+    detect_every: int = 1  # video: run the person detector on every Nth frame (carry_over.follow_boxes between)
 
 
 @dataclass
@@ -101,7 +101,7 @@ class PredictRun:
                   carry: tuple[np.ndarray, ...] | None = None) -> list[Person] | None:
         """The estimator's people for ``image`` (with the item's boxes, or else the ``follow``
         boxes and scores, if any), or None if it failed.  ``carry``: the previous frame's
-        people (``track.CarryOver``: boxes, scores, body angles, track ids), for an estimator
+        people (``carry_over.CarryOver``: boxes, scores, body angles, track ids), for an estimator
         that re-crops people its detector misses (``accepts_carry``)."""
         if too_small_for_people(image):  # also here, so that such images never build the estimator
             return []
@@ -171,7 +171,7 @@ class PredictRun:
         """Estimate, track, smooth and write every frame of ``reader``; returns the frames done."""
         from tqdm import tqdm
 
-        from wholebody.track import follow_boxes
+        from wholebody.carry_over import follow_boxes
 
         options, fps = self.options, reader.info.fps
         sequence = FrameSequence(fps, options)

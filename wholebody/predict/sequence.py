@@ -2,7 +2,7 @@
 
 ``predict.runner`` (video files) and ``predict.live`` (cameras and streams) treat frames alike
 through one ``FrameSequence`` per source: ``estimate`` asks the estimator for a frame's people
-with the boxes to re-crop that the frame before left (``track.CarryOver``; only for estimators
+with the boxes to re-crop that the frame before left (``carry_over.CarryOver``; only for estimators
 that take them, ``accepts_carry``), and ``update`` records the frame's people, gives them track
 ids and smooths them (smoothing follows identities, so it needs tracking).  Boxes ``[x, y, w, h]``
 in pixels; frames are 0-based indices.
@@ -15,13 +15,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from wholebody.track import CarryOver, KeypointSmoother, PersonTracker
+from wholebody.carry_over import CarryOver
+from wholebody.smoothing import KeypointSmoother
+from wholebody.track import PersonTracker
 from wholebody.types import Person
 
 
 def estimate_with_carry(estimator: Callable, image: np.ndarray,
                         carry: tuple[np.ndarray, ...] | None) -> list[Person]:
-    """``estimator(image)``, passing ``carry`` (``track.CarryOver``'s boxes, scores, body angles, track ids)
+    """``estimator(image)``, passing ``carry`` (``carry_over.CarryOver``'s boxes, scores, body angles, track ids)
     where the estimator accepts it."""
     if carry is not None and getattr(estimator, "accepts_carry", False):
         return list(estimator(image, carry=carry))

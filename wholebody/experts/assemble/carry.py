@@ -3,7 +3,7 @@
 MediaPipe tracks a person by re-cropping around the landmarks of the frame before and runs
 the detector only when the landmark model says the person is gone.  The estimator does the
 same for the people its detectors miss in one frame: ``add_carried`` appends the previous
-frame's boxes (``track.CarryOver``: the extent of each person's points, grown) that no
+frame's boxes (``carry_over.CarryOver``: the extent of each person's points, grown) that no
 detection of this frame covers, with each person's body angle and track id; ``carried_body``
 runs the body expert on such a box with the crop turned by that angle, as MediaPipe's rotated
 ROI does (BlazePose wants an upright person: the sports2d man was lost for 37 frames of his
@@ -53,7 +53,7 @@ def add_carried(boxes: np.ndarray, scores: np.ndarray, priors, carry) -> tuple:
     Args:
         boxes: (N, 4) detected boxes; scores: (N,); priors: (N, 17, 3) detector points or None.
         carry: ``(boxes (M, 4), scores (M,))`` or ``(boxes, scores, angles (M,), track ids (M,))``
-            (``track.CarryOver``: body angles in radians, NaN unknown; ids -1 for none), or None.
+            (``carry_over.CarryOver``: body angles in radians, NaN unknown; ids -1 for none), or None.
     Returns:
         (boxes, scores, priors, carried, angles, ids): the inputs extended; priors of carried boxes
         are NaN (or the priors stay None when there were none); carried: (N + M',) bool; angles:
@@ -96,7 +96,7 @@ def carried_body(run: Callable, box: np.ndarray, angle: float, image_shape: tupl
         track_id: the track the box was carried from (-1: none); the person found gets it as
             ``track_id`` (``track.PersonTracker``'s hint).
         found: the people found so far in this frame; when one of them already has ``track_id``
-            (an earlier box of the same person: ``track.CarryOver`` offers the last box and the
+            (an earlier box of the same person: ``carry_over.CarryOver`` offers the last box and the
             boxes where the person was lost lately) the box is not run: it would find a duplicate.
     Returns:
         (Person or None, BodyLandmarks) of the first crop or, when that finds no body with presence

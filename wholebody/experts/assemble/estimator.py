@@ -179,7 +179,7 @@ class WholeBodyEstimator:
             person_keypoints: optional (N, 17, 3) COCO body points (x, y, score) for the boxes,
                 fused with the body expert's (the detector's keypoints are used when detecting).
             carry: optional video carry-over ``(boxes (M, 4) [x, y, w, h], scores (M,)[, body angles
-                (M,) radians, track ids (M,)])`` of the previous frame's people (``track.CarryOver``):
+                (M,) radians, track ids (M,)])`` of the previous frame's people (``carry_over.CarryOver``):
                 a box no detection covers is added, its crop turned upright (``carry.carried_body``),
                 and kept while the body expert's pose presence is >= ``CARRY_PRESENCE``; the person
                 found keeps the track id as ``track_id`` (a hint for ``track.PersonTracker``).
