@@ -6,7 +6,11 @@ random weights and anchor poses at the box centre: the work per image does not d
 weights except in post-processing, which is timed separately (NMS and PPI on the raw outputs).
 The paper reports 100 ms (full) and 28 ms (real-time) per image on a T4 GPU.
 
-Usage: ``python benchmarks/dope_speed.py [--device cuda] [--repeats 10] [--train-steps 10]``
+cuDNN autotuning is on by default on CUDA (``--cudnn-benchmark off`` to compare): every timed
+forward sees the same image size, as in a video, and issue 15's figures were measured with it on.
+Without it cuDNN's heuristics pick the kernels, which can be much slower for fp16 at batch 1.
+
+Usage: ``python benchmarks/dope_speed.py [--device cuda] [--repeats 10] [--train-steps 10] [--cudnn-benchmark on|off]``
 """
 
 from __future__ import annotations
@@ -86,9 +90,12 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=10, help="0 skips the training measurement")
     parser.add_argument("--batch", type=int, default=2, help="training images per step")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cudnn-benchmark", choices=("on", "off"), default="on", help="cuDNN autotuning on CUDA")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = args.cudnn_benchmark == "on"
     torch.manual_seed(0)
     model = dope_resnet50().to(device).eval()
     for part in PART_NAMES:
@@ -97,6 +104,7 @@ def main() -> None:
                                                 torch.zeros((*anchors.shape[:2], 3))], -1))
     image = torch.rand(3, 480, 640)
     report = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {args.threads} thread(s)",
+              "cudnn_benchmark": args.cudnn_benchmark if device.type == "cuda" else None,
               "image": "640x480", "full": time_inference(model, image, args.repeats, device)}
     if args.train_steps:
         report["train_images_per_s"] = round(time_training(model, args.train_steps, args.batch, device), 2)
