@@ -14,6 +14,8 @@ step does not depend on them (DOPE: up to the number of proposals kept by NMS).
 * ``peak_mem_gb``: CUDA: ``max_memory_allocated``; CPU: the process's peak resident memory.
 
 bf16 autocast is on for CUDA devices that support it (``--fp32`` turns it off), off on CPU.
+``--compile [MODE]`` times the top-down step with the network under ``torch.compile`` (as ``train
+--compile``; the warm-up steps include the compilation); FLOPs are counted on the plain network.
 
 Usage: ``python benchmarks/train_speed.py --arch dope --device cpu --tiny --batch 2 --steps 3 [--json OUT]``
 """
@@ -57,10 +59,10 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
 
 
 def topdown_step(arch: str, tiny: bool, batch: int, device: torch.device, amp: bool,
-                 channels_last: bool = False) -> Callable[[], torch.Tensor]:
+                 channels_last: bool = False, compile_mode: str | None = None) -> Callable[[], torch.Tensor]:
     """A closure running one training step of ZoomNet / HRNet-133 on replicated fixture crops."""
     from wholebody.models.registry import build_model
-    from wholebody.nn.speed import channels_last_input, to_channels_last
+    from wholebody.nn.speed import channels_last_input, compile_model, to_channels_last
     from wholebody.train.zoomnet.dataset import TopDownDataset, collate, load_training_set
     from wholebody.train.zoomnet.losses import LOSSES
     from wholebody.models.zoomnet.transforms import AugmentConfig
@@ -76,10 +78,11 @@ def topdown_step(arch: str, tiny: bool, batch: int, device: torch.device, amp: b
         images = channels_last_input(images)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-5, fused=device.type == "cuda" or None)  # as train.loop
     loss_fn = LOSSES[arch]
+    net = compile_model(model, compile_mode) if compile_mode else model  # as train.loop
 
     def step() -> torch.Tensor:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            outputs = model(images, rois=targets["rois"]) if arch == "zoomnet" else model(images)
+            outputs = net(images, rois=targets["rois"]) if arch == "zoomnet" else net(images)
         loss = loss_fn(outputs, targets)["total"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -135,11 +138,11 @@ def _sync(device: torch.device) -> None:
 
 
 def measure(arch: str, device: torch.device, tiny: bool, batch: int, steps: int, warmup: int, amp: bool,
-            peak_override: float | None = None, channels_last: bool = False) -> dict:
+            peak_override: float | None = None, channels_last: bool = False, compile_mode: str | None = None) -> dict:
     """The benchmark's JSON record (module docstring)."""
     torch.manual_seed(0)
     step = dope_step(tiny, batch, device, amp, channels_last) if arch == "dope" else \
-        topdown_step(arch, tiny, batch, device, amp, channels_last)
+        topdown_step(arch, tiny, batch, device, amp, channels_last, compile_mode)
     counter = FlopCounterMode(display=False)
     with counter, torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         step.forward()
@@ -165,7 +168,8 @@ def measure(arch: str, device: torch.device, tiny: bool, batch: int, steps: int,
     return {"arch": arch, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
             "batch": batch, "images_per_s": round(images_per_s, 3), "fwd_gflops_per_sample": round(fwd_flops / 1e9, 3),
             "achieved_tflops": round(achieved, 5), "mfu": round(achieved / peak, 5) if peak else None,
-            "host_syncs_per_step": syncs, "peak_mem_gb": round(peak_mem, 3)}
+            "host_syncs_per_step": syncs, "peak_mem_gb": round(peak_mem, 3)} | (
+                {"compile": compile_mode} if compile_mode else {})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="also write the record to this file")
     parser.add_argument("--channels-last", action="store_true", help="NHWC memory format "
                         "(train --channels-last)")
+    parser.add_argument("--compile", nargs="?", const="default", default=None, metavar="MODE",
+                        help="torch.compile the top-down network (train --compile; mode default: %(const)s)")
     parser.add_argument("--cudnn-benchmark", choices=("on", "off"), default=None,
                         help="cuDNN autotuning (default: on for the fixed-shape top-down models, off for DOPE, "
                              "whose RoI count and image sizes change every step, so autotuning would rerun "
@@ -193,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (FIXTURES / "coco_wholebody").is_dir():
         log.error("fixture data not found at %s (../shared/fixtures beside the repository)", FIXTURES)
         return 1
+    if args.compile and args.arch == "dope":
+        parser.error("--compile applies to zoomnet and hrnet133 (as train --compile)")
     device = torch.device(args.device)
     if device.type == "cuda":
         default = "off" if args.arch == "dope" else "on"
@@ -200,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     amp = device.type == "cuda" and torch.cuda.is_bf16_supported() and not args.fp32
     batch = args.batch or (8 if args.arch == "dope" else 64)
     record = measure(args.arch, device, args.tiny, batch, args.steps, args.warmup, amp, args.peak_tflops,
-                     args.channels_last)
+                     args.channels_last, args.compile)
     text = json.dumps(record)
     print(text)
     if args.json:
