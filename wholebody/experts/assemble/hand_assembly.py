@@ -3,7 +3,8 @@
 ``HandAssembler`` is the estimator's hand step (all coordinates original pixels):
 
 1. candidates: the hand landmarks of each body wrist crop (``landmarks.hands.wrist_crop``), the
-   hands the palm detector found on the whole image (``finder.FoundParts.hands``) and, where a
+   hands the palm detector found on the whole image (``finder.FoundParts.hands``), a wider crop
+   at a wrist whose foreshortened forearm made its crop too tight (``foreshortened``) and, where a
    wrist still has no confident hand near it, the palm detector run on a square region of
    ``SEARCH_SIDE`` body scales around that wrist (``detect.palms.RegionPalmDetector``);
 2. candidates with presence >= ``PART_FOUND`` whose landmark boxes overlap (IoU > ``SAME_HAND_IOU``)
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wholebody.experts.assemble.association import body_scale, box_iou, greedy_pairs, hand_pair_cost
+from wholebody.experts.assemble.foreshortened import foreshortened_hands
 from wholebody.experts.assemble.person import PART_FOUND, fill_hand
 from wholebody.types import Person
 
@@ -98,6 +100,10 @@ class HandAssembler:
         candidates = [HandCandidate(hand, None, {(i, SIDES.index(side))})
                       for i, side, hand in crop_hands if hand.presence >= PART_FOUND]
         candidates += [HandCandidate(hand, float(score)) for score, hand in palm_hands]
+        if self.landmarks is not None and people:  # a forearm pointing at the camera left its crop too tight
+            candidates += [HandCandidate(hand, None, {(i, SIDES.index(side))}) for i, side, hand in
+                           foreshortened_hands(image, people, crop_hands, self.landmarks, SEARCH_MIN_WRIST,
+                                               SEARCH_MIN_SCALE)]
         self.searched = 0
         if self.region_palms is not None and people:
             known = list(found.palm_boxes) if found is not None else []
