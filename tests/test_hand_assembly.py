@@ -231,3 +231,23 @@ def test_insightface_card_hand_at_a_foreshortened_forearm_is_found_on_its_owner(
     others = [p for p in people if p is not owner[0] for part in ("lefthand", "righthand")
               if p.part_boxes.get(part) is not None and box_iou(p.part_boxes[part], box) > 0.3]
     assert others == []  # nobody else holds it
+
+
+def test_the_assembler_says_why_each_wrist_was_or_was_not_searched():
+    people = [person((100.0, 300.0), (300.0, 300.0)), person((500.0, 300.0), (700.0, 300.0), wrist_score=0.3)]
+    searched = []
+
+    def region_palms(image, centre, side):
+        searched.append(tuple(centre))
+        return []
+
+    assembler = HandAssembler(region_palms, landmarks=lambda image, crop: hand(crop.center, right=True, presence=0.1))
+    crop_hands = [(0, "left", hand((100.0, 300.0), right=False)), (0, "right", hand((300.0, 300.0), right=True, presence=0.1)),
+                  (1, "left", hand((500.0, 300.0), right=False, presence=0.1)),
+                  (1, "right", hand((700.0, 300.0), right=True, presence=0.1))]
+    assembler(np.zeros((600, 800, 3), np.uint8), people, crop_hands, None)
+    notes = assembler.search_notes
+    assert notes[(0, 0)] == "its crop found a hand"
+    assert notes[(0, 1)].startswith("searched: 0 palm(s)") and len(searched) == 1  # person 0's right wrist only
+    assert notes[(1, 0)].startswith("wrist score 0.30") and notes[(1, 1)].startswith("wrist score 0.30")
+    assert assembler.taken == {(0, 0): 0} and len(assembler.candidates) == 1
