@@ -173,7 +173,7 @@ def _skip_reason(wrist: np.ndarray, scale: float, confident: bool, width: int, h
     if confident:
         return "its crop found a hand"
     if wrist[2] < SEARCH_MIN_WRIST:
-        return f"wrist score {wrist[2]:.2f} < {SEARCH_MIN_WRIST}"
+        return f"wrist score {wrist[2]:.3f} < {SEARCH_MIN_WRIST}"
     if scale < SEARCH_MIN_SCALE:
         return f"body scale {scale:.0f} px < {SEARCH_MIN_SCALE:.0f}"
     if not (0 <= wrist[0] < width and 0 <= wrist[1] < height):
