@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wholebody.experts.assemble.association import body_scale, greedy_pairs, hand_pair_cost
+from wholebody.experts.assemble.association import body_scale, box_iou, greedy_pairs, hand_pair_cost
 from wholebody.experts.assemble.finder import FoundParts, leftover_people
 from wholebody.experts.assemble.hand_assembly import HandAssembler, assign_hands
 from wholebody.experts.assemble.limbs import NOT_MINE_SCORE
@@ -183,3 +183,71 @@ def test_zidane_pointing_left_hand_is_on_the_pointing_man_as_his_left(fixtures_d
     holder, part = holders[0]
     assert part == "lefthand"
     assert holder.keypoints[0, 0] < 700 and holder.score > 0  # a body, the pointing man's (nose left of x 700)
+
+
+def test_a_foreshortened_forearm_gets_a_wide_wrist_centred_crop_and_a_normal_one_does_not():
+    from wholebody.experts.assemble.foreshortened import WIDE_SIDE, foreshortened_hands
+
+    # Left forearm 80 px (normal: its crop is 1.3 forearms, 104 px); right forearm 10 px, pointing at the camera.
+    people = [person((100.0, 300.0), (300.0, 300.0), right_elbow=(300.0, 290.0))]
+    scale = body_scale(people[0].keypoints)
+    asked = []
+
+    def landmarks(image, crop):
+        asked.append(crop)
+        return hand(crop.center, right=True, presence=0.95)
+
+    def unsure(crop):  # a wrist crop that found no confident hand
+        return HandLandmarks(np.full((21, 2), crop.center), 0.2, 0.5, np.zeros((21, 3)), crop)
+
+    crop_hands = [(0, "left", unsure(SquareCrop((100.0, 328.0), 104.0, 0.0, 224))),
+                  (0, "right", unsure(SquareCrop((300.0, 303.5), 13.0, 0.0, 224)))]
+    image = np.zeros((600, 800, 3), np.uint8)
+    found = foreshortened_hands(image, people, crop_hands, landmarks, 0.5, 20.0)
+    assert [(i, side) for i, side, _ in found] == [(0, "right")]
+    assert len(asked) == 1 and asked[0].center == pytest.approx((300.0, 300.0))  # on the wrist itself
+    assert asked[0].side == pytest.approx(WIDE_SIDE * scale)
+    people[0].keypoints[WRISTS[1], 2] = 0.3  # an unseen wrist is not looked at again
+    assert foreshortened_hands(image, people, crop_hands, landmarks, 0.5, 20.0) == [] and len(asked) == 1
+
+
+def test_insightface_card_hand_at_a_foreshortened_forearm_is_found_on_its_owner(fixtures_dir):
+    pytest.importorskip("ai_edge_litert", reason="the part experts run with ai-edge-litert")
+    photo = fixtures_dir.parent / "media" / "photos" / "insightface_t1.jpg"
+    if not photo.is_file():
+        pytest.skip(f"{photo} not found")
+    from wholebody.experts import WholeBodyEstimator
+
+    people = WholeBodyEstimator(num_threads=1)(_rgb(photo))
+    # Looked up on the photo (1280 x 886): the blonde woman on the right (nose near x 1170, y 345)
+    # holds cards in her left hand, x 1180-1265, y 565-630; her left forearm points at the camera
+    # (21 px long), so her wrist crop was 27 px wide and found no hand.
+    owner = [p for p in people if p.score > 0 and abs(p.keypoints[0, 0] - 1170) < 60 and abs(p.keypoints[0, 1] - 345) < 60]
+    assert len(owner) == 1
+    box = owner[0].part_boxes["lefthand"]
+    assert box is not None
+    centre = box[:2] + box[2:] / 2.0
+    assert 1180 <= centre[0] <= 1265 and 565 <= centre[1] <= 630, box
+    others = [p for p in people if p is not owner[0] for part in ("lefthand", "righthand")
+              if p.part_boxes.get(part) is not None and box_iou(p.part_boxes[part], box) > 0.3]
+    assert others == []  # nobody else holds it
+
+
+def test_the_assembler_says_why_each_wrist_was_or_was_not_searched():
+    people = [person((100.0, 300.0), (300.0, 300.0)), person((500.0, 300.0), (700.0, 300.0), wrist_score=0.3)]
+    searched = []
+
+    def region_palms(image, centre, side):
+        searched.append(tuple(centre))
+        return []
+
+    assembler = HandAssembler(region_palms, landmarks=lambda image, crop: hand(crop.center, right=True, presence=0.1))
+    crop_hands = [(0, "left", hand((100.0, 300.0), right=False)), (0, "right", hand((300.0, 300.0), right=True, presence=0.1)),
+                  (1, "left", hand((500.0, 300.0), right=False, presence=0.1)),
+                  (1, "right", hand((700.0, 300.0), right=True, presence=0.1))]
+    assembler(np.zeros((600, 800, 3), np.uint8), people, crop_hands, None)
+    notes = assembler.search_notes
+    assert notes[(0, 0)] == "its crop found a hand"
+    assert notes[(0, 1)].startswith("searched: 0 palm(s)") and len(searched) == 1  # person 0's right wrist only
+    assert notes[(1, 0)].startswith("wrist score 0.30") and notes[(1, 1)].startswith("wrist score 0.30")
+    assert assembler.taken == {(0, 0): 0} and len(assembler.candidates) == 1

@@ -100,7 +100,8 @@ class WholeBodyEstimator:
         face_search: with ``part_detect``, a confident face that no kept person's nose lies in starts
             a body search around it (``face_search``), kept only if that body's nose is in the face.
         hand_search: with ``part_detect``, the palm detector also searches the region around each
-            wrist that has no confident hand yet (``hand_assembly.HandAssembler``).
+            wrist that has no confident hand yet, and a wrist whose foreshortened forearm made its
+            crop too tight gets a wider one (``hand_assembly.HandAssembler``, ``foreshortened``).
     """
 
     accepts_carry = True  # __call__ takes ``carry`` (video carry-over, ``assemble.carry``)

@@ -3,7 +3,8 @@
 ``HandAssembler`` is the estimator's hand step (all coordinates original pixels):
 
 1. candidates: the hand landmarks of each body wrist crop (``landmarks.hands.wrist_crop``), the
-   hands the palm detector found on the whole image (``finder.FoundParts.hands``) and, where a
+   hands the palm detector found on the whole image (``finder.FoundParts.hands``), a wider crop
+   at a wrist whose foreshortened forearm made its crop too tight (``foreshortened``) and, where a
    wrist still has no confident hand near it, the palm detector run on a square region of
    ``SEARCH_SIDE`` body scales around that wrist (``detect.palms.RegionPalmDetector``);
 2. candidates with presence >= ``PART_FOUND`` whose landmark boxes overlap (IoU > ``SAME_HAND_IOU``)
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wholebody.experts.assemble.association import body_scale, box_iou, greedy_pairs, hand_pair_cost
+from wholebody.experts.assemble.foreshortened import foreshortened_hands
 from wholebody.experts.assemble.person import PART_FOUND, fill_hand
 from wholebody.types import Person
 
@@ -70,6 +72,11 @@ class HandAssembler:
         self.landmarks = landmarks
         self.quick_landmarks = quick_landmarks
         self.searched = 0  # wrist regions searched by the last call (for the speed report)
+        # What the last call did, for the diagnosis report (benchmarks/hand_diagnosis.py): per
+        # (person, side index) why its wrist was or was not searched; the merged candidates; their slots.
+        self.search_notes: dict[tuple[int, int], str] = {}
+        self.candidates: list[HandCandidate] = []
+        self.taken: dict[tuple[int, int], int] = {}
 
     @classmethod
     def for_parts(cls, parts, search: bool = True) -> HandAssembler:
@@ -98,12 +105,17 @@ class HandAssembler:
         candidates = [HandCandidate(hand, None, {(i, SIDES.index(side))})
                       for i, side, hand in crop_hands if hand.presence >= PART_FOUND]
         candidates += [HandCandidate(hand, float(score)) for score, hand in palm_hands]
-        self.searched = 0
+        if self.landmarks is not None and people:  # a forearm pointing at the camera left its crop too tight
+            candidates += [HandCandidate(hand, None, {(i, SIDES.index(side))}) for i, side, hand in
+                           foreshortened_hands(image, people, crop_hands, self.landmarks, SEARCH_MIN_WRIST,
+                                               SEARCH_MIN_SCALE)]
+        self.searched, self.search_notes = 0, {}
         if self.region_palms is not None and people:
             known = list(found.palm_boxes) if found is not None else []
             candidates += self._search(image, people, crop_hands, candidates, known)
         hands = merge_same_hands(candidates)
         taken = assign_hands(people, [c.hand for c in hands])
+        self.candidates, self.taken = hands, taken
         for (i, side), h in taken.items():
             fill_hand(people[i], SIDES[side], hands[h].hand, found=True)
         own = {(i, SIDES.index(side)): hand for i, side, hand in crop_hands}
@@ -130,16 +142,17 @@ class HandAssembler:
             scale = body_scale(person.keypoints)
             for side in (0, 1):
                 wrist, elbow = person.keypoints[WRISTS[side]], person.keypoints[ELBOWS[side], :2]
-                if (i, side) in confident or wrist[2] < SEARCH_MIN_WRIST or scale < SEARCH_MIN_SCALE:
+                note = _skip_reason(wrist, scale, (i, side) in confident, width, height)
+                if note is None and any(np.isfinite(hand_pair_cost(c.hand.points, c.hand.right, side, wrist[:2],
+                                                                   elbow, scale)) for c in candidates + out):
+                    note = "a known hand can reach it"
+                if note is not None:
+                    self.search_notes[(i, side)] = note
                     continue
-                if not (0 <= wrist[0] < width and 0 <= wrist[1] < height):
-                    continue
-                if any(np.isfinite(hand_pair_cost(c.hand.points, c.hand.right, side, wrist[:2], elbow, scale))
-                       for c in candidates + out):
-                    continue  # a hand this wrist can take is already known
                 centre = wrist[:2] + SEARCH_SHIFT * (wrist[:2] - elbow)
                 self.searched += 1
-                for palm in self.region_palms(image, centre, SEARCH_SIDE * scale):
+                palms, before = self.region_palms(image, centre, SEARCH_SIDE * scale), len(out)
+                for palm in palms:
                     if any(box_iou(palm.box, box) > SAME_HAND_IOU for box in known_palms):
                         continue
                     known_palms.append(palm.box)  # both wrists of one person may find it
@@ -149,9 +162,23 @@ class HandAssembler:
                     hand = self.landmarks(image, palm.crop)
                     if hand.presence >= PART_FOUND:
                         out.append(HandCandidate(hand, float(palm.score)))
+                self.search_notes[(i, side)] = f"searched: {len(palms)} palm(s), {len(out) - before} new hand(s)"
         if out:
             log.debug("wrist search: %d region(s), %d hand(s)", self.searched, len(out))
         return out
+
+
+def _skip_reason(wrist: np.ndarray, scale: float, confident: bool, width: int, height: int) -> str | None:
+    """Why a wrist (x, y, score) of a person of body scale ``scale`` px gets no region search, or None."""
+    if confident:
+        return "its crop found a hand"
+    if wrist[2] < SEARCH_MIN_WRIST:
+        return f"wrist score {wrist[2]:.3f} < {SEARCH_MIN_WRIST}"
+    if scale < SEARCH_MIN_SCALE:
+        return f"body scale {scale:.0f} px < {SEARCH_MIN_SCALE:.0f}"
+    if not (0 <= wrist[0] < width and 0 <= wrist[1] < height):
+        return "wrist off the image"
+    return None
 
 
 def merge_same_hands(candidates: list[HandCandidate]) -> list[HandCandidate]:
