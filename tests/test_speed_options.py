@@ -188,3 +188,26 @@ def test_topdown_bf16_inference_runs_convolutions_in_bf16():
     keypoints, boxes = predict_crops(model, crops, matrices, bf16=True)
     assert dtypes == {torch.bfloat16}
     assert keypoints.dtype == np.float64 and np.isfinite(keypoints).all() and np.isfinite(boxes).all()
+
+
+def test_topdown_benchmark_reports_the_flip_test_in_one_pass_with_fewer_ops(tmp_path, monkeypatch):
+    """benchmarks/topdown_speed_options.py on CPU: the flip-test variants' JSON (gpu_all.sh reads it)."""
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "topdown_speed_options.py"
+    spec = importlib.util.spec_from_file_location("topdown_speed_options", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    out = tmp_path / "b.json"
+    monkeypatch.setattr(sys, "argv", ["x", "--arch", "zoomnet", "--tiny", "--variants", "decode,flip-2pass,flip-1pass",
+                                      "--repeats", "1", "--warmup", "0", "--cudnn-benchmark", "off", "--json", str(out)])
+    benchmark.main()
+    record = json.loads(out.read_text())
+    variants = record["variants"]
+    assert record["cudnn_benchmark"] == "off" and set(variants) == {"decode", "flip-2pass", "flip-1pass"}
+    assert variants["flip-1pass"]["max_abs_diff"] < 1e-4 and variants["flip-1pass"]["host_syncs"] == 0
+    # one batched pass: about the operators of one forward, half those of two
+    assert variants["flip-1pass"]["aten_ops"] < 0.6 * variants["flip-2pass"]["aten_ops"]
