@@ -85,9 +85,3 @@ def average_with_mirror(plain: torch.Tensor, mirrored: torch.Tensor, permutation
     if permutation is not None:
         flipped = flipped.index_select(1, permutation)
     return (plain + flipped) / 2
-
-
-@torch.no_grad()
-def predict_heatmaps(model: nn.Module, crops: torch.Tensor, flip_test: bool = True) -> dict[str, torch.Tensor]:
-    """Run ``model`` (ZoomNet or HRNet133) on crops, averaging with the mirrored crops if ``flip_test``."""
-    return HeatmapPredictor(model, flip_test)(crops)
