@@ -127,18 +127,33 @@ def test_zoomnet_launches_the_same_ops_for_any_batch():
 def test_topdown_estimator_speed_options(tmp_path):
     import numpy as np
 
-    from wholebody.models.zoomnet.topdown import TopDownEstimator, crop_people, predict_crops
+    from wholebody.models.zoomnet.topdown import TopDownEstimator
     from wholebody.models.checkpoints import save_checkpoint
 
     model = randomise_norms(build_model("hrnet133", tiny=True, input_size=SIZE))
     path = tmp_path / "m.pt"
     save_checkpoint(path, {"architecture": "hrnet133", "config": model.config.to_dict(), "model": model.state_dict()})
     image = (np.random.default_rng(0).random((200, 160, 3)) * 255).astype(np.uint8)
-    crops, matrices = crop_people(image, np.array([[20.0, 10, 100, 170]]), SIZE)
-    plain = predict_crops(TopDownEstimator(str(path)).model, crops, matrices)[0]
-    fast = TopDownEstimator(str(path), fuse_bn=True, channels_last=True).model
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
-    np.testing.assert_allclose(predict_crops(fast, crops, matrices)[0], plain, atol=1e-3)
+    boxes = np.array([[20.0, 10, 100, 170], [60, 30, 80, 150]])
+    plain = TopDownEstimator(str(path))(image, person_boxes=boxes)
+    fast_estimator = TopDownEstimator(str(path), fuse_bn=True, channels_last=True)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast_estimator.model.modules())
+    fast = fast_estimator(image, person_boxes=boxes)
+    assert len(fast) == len(plain) == 2
+    for a, b in zip(sorted(plain, key=lambda p: p.bbox[0]), sorted(fast, key=lambda p: p.bbox[0])):
+        np.testing.assert_allclose(b.keypoints, a.keypoints, atol=1e-3)
+
+
+def test_cudnn_autotuning_is_a_process_wide_flag_set_only_for_cuda():
+    from wholebody.nn.speed import set_cudnn_benchmark
+
+    before = torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.benchmark = False
+        assert not set_cudnn_benchmark(torch.device("cpu")) and not torch.backends.cudnn.benchmark
+        assert set_cudnn_benchmark(torch.device("cuda")) and torch.backends.cudnn.benchmark  # the global flag
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 @pytest.mark.slow
@@ -173,3 +188,26 @@ def test_topdown_bf16_inference_runs_convolutions_in_bf16():
     keypoints, boxes = predict_crops(model, crops, matrices, bf16=True)
     assert dtypes == {torch.bfloat16}
     assert keypoints.dtype == np.float64 and np.isfinite(keypoints).all() and np.isfinite(boxes).all()
+
+
+def test_topdown_benchmark_reports_the_flip_test_in_one_pass_with_fewer_ops(tmp_path, monkeypatch):
+    """benchmarks/topdown_speed_options.py on CPU: the flip-test variants' JSON (gpu_all.sh reads it)."""
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "topdown_speed_options.py"
+    spec = importlib.util.spec_from_file_location("topdown_speed_options", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    out = tmp_path / "b.json"
+    monkeypatch.setattr(sys, "argv", ["x", "--arch", "zoomnet", "--tiny", "--variants", "decode,flip-2pass,flip-1pass",
+                                      "--repeats", "1", "--warmup", "0", "--cudnn-benchmark", "off", "--json", str(out)])
+    benchmark.main()
+    record = json.loads(out.read_text())
+    variants = record["variants"]
+    assert record["cudnn_benchmark"] == "off" and set(variants) == {"decode", "flip-2pass", "flip-1pass"}
+    assert variants["flip-1pass"]["max_abs_diff"] < 1e-4 and variants["flip-1pass"]["host_syncs"] == 0
+    # one batched pass: about the operators of one forward, half those of two
+    assert variants["flip-1pass"]["aten_ops"] < 0.6 * variants["flip-2pass"]["aten_ops"]

@@ -80,3 +80,18 @@ def compile_model(model: nn.Module, mode: str = "default", backend: str = "induc
         raise ValueError(f"compile mode 'reduce-overhead' records CUDA graphs: it needs a CUDA device, "
                          f"the model is on {device}")
     return torch.compile(model, mode=mode, backend=backend, dynamic=False)
+
+
+def set_cudnn_benchmark(device: torch.device, enabled: bool = True) -> bool:
+    """Turn cuDNN autotuning on (or off) for a CUDA ``device``; returns whether it is on now.
+
+    Global to the process (``torch.backends.cudnn.benchmark``): every later convolution of every
+    network is tuned once per new input shape.  Right for fixed-size crops, wrong for inputs whose
+    shapes change at every call (each new shape pays a tuning run).  No effect off CUDA.
+    """
+    if device.type != "cuda":
+        return False
+    if torch.backends.cudnn.benchmark != enabled:
+        log.info("cuDNN autotuning %s for the whole process", "on" if enabled else "off")
+    torch.backends.cudnn.benchmark = enabled
+    return enabled

@@ -4,8 +4,9 @@ Outputs are in *continuous cell coordinates*: cell u spans [u, u+1), so a peak a
 is at u + 0.5 before refinement; multiply by the stride (or the RoI cell size) to get crop
 pixels.  Scores are the heatmap values at the peak cell.
 
-Flip test: the crop is also run mirrored, the mirrored heatmaps are flipped back and their
-channels relabelled with the schema's flip permutation, then averaged with the plain ones.  No
+Flip test (run by ``wholebody.models.zoomnet.flip_test``): the crop is also run mirrored, the
+mirrored heatmaps are flipped back and their channels relabelled with the schema's flip
+permutation, then averaged with the plain ones.  No
 extra 1-cell shift is applied (mmpose's ``shift_heatmap``): with cells spanning [u, u+1) a
 mirror maps x to W - x exactly, so flipped heatmaps are already aligned.
 """
@@ -112,26 +113,8 @@ def flip_back(heatmaps: torch.Tensor, permutation: torch.Tensor | None) -> torch
 def mirror_rois(rois: torch.Tensor, width: float) -> torch.Tensor:
     """ZoomNet RoIs (B, 3, 4) of a crop -> the mirrored crop's RoIs (x mirrored, hands swapped)."""
     mirrored = torch.stack([width - rois[..., 2], rois[..., 1], width - rois[..., 0], rois[..., 3]], dim=-1)
-    return mirrored[:, [0, 2, 1]]
-
-
-@torch.no_grad()
-def predict_heatmaps(model: torch.nn.Module, crops: torch.Tensor, flip_test: bool = True) -> dict[str, torch.Tensor]:
-    """Run ``model`` (ZoomNet or HRNet133) on crops, averaging with the mirrored crop if ``flip_test``."""
-    out = model(crops)
-    if not flip_test:
-        return out
-    if model.architecture == "hrnet133":
-        mirrored = model(crops.flip(-1))
-        return {"wholebody": (out["wholebody"] + flip_back(mirrored["wholebody"], FLIP_133)) / 2}
-    # ZoomNet: the mirrored pass reuses the first pass's RoIs (mirrored) so head heatmaps align.
-    mirrored = model(crops.flip(-1), rois=mirror_rois(out["rois"], crops.shape[-1]))
-    merged = dict(out)
-    merged["body"] = (out["body"] + flip_back(mirrored["body"], FLIP_BODY_FOOT)) / 2
-    merged["face"] = (out["face"] + flip_back(mirrored["face"], FLIP_FACE)) / 2
-    merged["lefthand"] = (out["lefthand"] + flip_back(mirrored["righthand"], None)) / 2
-    merged["righthand"] = (out["righthand"] + flip_back(mirrored["lefthand"], None)) / 2
-    return merged
+    # slices, not a list index: a list becomes a host tensor copied to the device on every call
+    return torch.cat([mirrored[:, :1], mirrored[:, 2:3], mirrored[:, 1:2]], dim=1)
 
 
 def heatmaps_to_keypoints(outputs: dict[str, torch.Tensor], architecture: str, stride: int = 4,

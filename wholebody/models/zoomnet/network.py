@@ -150,15 +150,33 @@ class ZoomNet(nn.Module):
 
     def forward(self, images: torch.Tensor, rois: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """images: (B, 3, H, W) RGB 0..255; rois: optional (B, 3, 4) part RoIs in crop pixels."""
+        f1, f2, body, box_maps = self.forward_body(images)
+        if rois is None:
+            rois, box_scores = self.decode_rois(box_maps)
+        else:
+            box_scores = torch.ones(rois.shape[:2], dtype=box_maps.dtype, device=box_maps.device)
+        face, left, right = self.forward_parts(f1, f2, rois)
+        return {"body": body, "boxes": box_maps, "face": face, "lefthand": left, "righthand": right,
+                "rois": rois, "box_scores": box_scores}
+
+    def forward_body(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The body pass: images (B, 3, H, W) RGB 0..255 -> F1, F2, body heatmaps (B, 23, H/4, W/4)
+        and box maps (B, 15, H/4, W/4).  Split from ``forward`` so that the flip test can run the
+        body on the plain and mirrored crops at once and decode the RoIs from the plain half only."""
         f1, f2 = self.features((images - self.mean) / self.std)
         maps = self.body_head(self.body(f2))
-        body, box_maps = maps[:, :NUM_BODY_FOOT], maps[:, NUM_BODY_FOOT:]
-        if rois is None:
-            # float32: under bf16 autocast a bf16 peak position would be off by up to a cell
-            boxes, box_scores = decode_part_boxes(box_maps.detach().float(), self.stride)
-            rois = part_rois(boxes, self.config.roi_enlarge, self.config.min_roi_size)
-        else:
-            box_scores = torch.ones(rois.shape[:2], dtype=maps.dtype, device=maps.device)
+        return f1, f2, maps[:, :NUM_BODY_FOOT], maps[:, NUM_BODY_FOOT:]
+
+    def decode_rois(self, box_maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Box maps (B, 15, h, w) -> part RoIs (B, 3, 4) in crop pixels and box scores (B, 3)."""
+        # float32: under bf16 autocast a bf16 peak position would be off by up to a cell
+        boxes, box_scores = decode_part_boxes(box_maps.detach().float(), self.stride)
+        return part_rois(boxes, self.config.roi_enlarge, self.config.min_roi_size), box_scores
+
+    def forward_parts(self, f1: torch.Tensor, f2: torch.Tensor,
+                      rois: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The part pass: RoIAlign of F1 / F2 inside ``rois`` (B, 3, 4) and the two heads ->
+        face (B, 68, S, S), left hand and right hand (B, 21, S, S) heatmaps over their RoIs."""
         size = self.config.part_crop
         crops1 = roi_align_per_image(f1, rois, size, spatial_scale=0.5, sampling_ratio=2, aligned=True)
         crops2 = roi_align_per_image(f2, rois, size // 2, spatial_scale=0.25, sampling_ratio=2, aligned=True)
@@ -169,8 +187,7 @@ class ZoomNet(nn.Module):
         hands = self.hand_head(hands1, hands2)
         batch = crops1.shape[0]
         left, right = hands[:batch], hands[batch:]  # slicing (not chunk) keeps ONNX batch-dynamic
-        return {"body": body, "boxes": box_maps, "face": face, "lefthand": left.flip(-1), "righthand": right,
-                "rois": rois, "box_scores": box_scores}
+        return face, left.flip(-1), right
 
 
 def zoomnet(input_size: tuple[int, int] = (384, 288)) -> ZoomNet:

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from wholebody.models.zoomnet.network import PART_BOXES
-from wholebody.models.zoomnet.decode import heatmaps_to_keypoints, predict_heatmaps
+from wholebody.models.zoomnet.decode import heatmaps_to_keypoints
+from wholebody.models.zoomnet.flip_test import HeatmapPredictor
 from wholebody.models.zoomnet.transforms import apply_affine, crop_matrix, box_to_center_size, invert_affine, warp_image
 from wholebody.types import Person, too_small_for_people
 
@@ -41,17 +42,22 @@ def crop_people(image: np.ndarray, boxes_xywh: np.ndarray, input_size: tuple[int
 
 @torch.no_grad()
 def predict_crops(model: torch.nn.Module, crops: torch.Tensor, matrices: np.ndarray, flip_test: bool = True,
-                  method: str = "default", batch_size: int = 32, bf16: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+                  method: str = "default", batch_size: int = 32, bf16: bool = False,
+                  predictor: torch.nn.Module | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Keypoints (N, 133, 3) in original pixels (scores clipped to 0..1), and for ZoomNet the part
     boxes (N, 3, 4) ``x1, y1, x2, y2`` in original pixels (the RoIs shrunk by the RoI enlargement).
-    ``bf16``: the network under bf16 autocast; heatmaps are decoded in float32."""
+    ``bf16``: the network under bf16 autocast; heatmaps are decoded in float32.  ``predictor``:
+    what turns crops into heatmaps (e.g. a compiled ``HeatmapPredictor``); by default
+    ``HeatmapPredictor(model, flip_test)``, which runs the flip test in one batched pass of 2 x
+    ``batch_size`` crops."""
     model.eval()
     device = next(model.parameters()).device
+    predictor = HeatmapPredictor(model, flip_test) if predictor is None else predictor
     keypoints, boxes = [], []
     for start in range(0, len(crops), batch_size):
         batch = crops[start:start + batch_size].to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            outputs = predict_heatmaps(model, batch, flip_test)
+            outputs = predictor(batch)
         outputs = {name: value.float() for name, value in outputs.items()}
         keypoints.append(heatmaps_to_keypoints(outputs, model.architecture, model.stride, method).cpu().double().numpy())
         if "rois" in outputs:
@@ -78,12 +84,13 @@ def predict_crops(model: torch.nn.Module, crops: torch.Tensor, matrices: np.ndar
 
 
 def predict_people(model: torch.nn.Module, image: np.ndarray, boxes_xywh: np.ndarray, box_scores=None,
-                   flip_test: bool = True, method: str = "default", bf16: bool = False) -> list[Person]:
+                   flip_test: bool = True, method: str = "default", bf16: bool = False,
+                   predictor: torch.nn.Module | None = None) -> list[Person]:
     """Whole-body keypoints of every person box in an (H, W, 3) uint8 RGB image."""
     boxes_xywh = np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)
     box_scores = np.ones(len(boxes_xywh)) if box_scores is None else np.asarray(box_scores, dtype=np.float64)
     crops, matrices = crop_people(image, boxes_xywh, tuple(model.config.input_size))
-    keypoints, part_boxes = predict_crops(model, crops, matrices, flip_test, method, bf16=bf16)
+    keypoints, part_boxes = predict_crops(model, crops, matrices, flip_test, method, bf16=bf16, predictor=predictor)
     people = []
     for i, box in enumerate(boxes_xywh):
         person = Person(keypoints=keypoints[i], score=rescore(box_scores[i], keypoints[i, :, 2]), bbox=box.copy(),
@@ -105,15 +112,21 @@ class TopDownEstimator:
     use); ``person_keypoints`` is accepted for protocol compatibility and ignored.  ``flip_test``
     None: on when the checkpoint was trained with flip augmentation.  Speed options
     (``nn.speed``): ``fuse_bn`` folds batch norms into the convs (same heatmaps to float rounding),
-    ``channels_last`` uses NHWC weights, ``bf16`` runs the network under bf16 autocast, ``compile``
-    a ``torch.compile`` mode (``"reduce-overhead"`` = CUDA graphs, CUDA devices only; one graph
-    per batch size).
+    ``channels_last`` uses NHWC weights and crops, ``bf16`` runs the network under bf16 autocast,
+    ``compile`` a ``torch.compile`` mode for the whole heatmap prediction, flip test included
+    (``HeatmapPredictor``; ``"reduce-overhead"`` = one CUDA graph per batch size, CUDA devices only).
+    ``cudnn_benchmark`` (CUDA): turns cuDNN autotuning on, which pays off here because crops have a
+    fixed size: each new batch size (number of people, x2 with the flip test) is tuned once, on its
+    first run (slow), then runs the fastest kernels.  The flag is global to the process
+    (``torch.backends.cudnn.benchmark``): it stays on for every other network of the process too,
+    which hurts those whose input shapes change at every call (DOPE training, whose RoI counts
+    vary), hence off by default.
     """
 
     def __init__(self, checkpoint: str, device: str = "cpu", flip_test: bool | None = None, method: str = "default",
                  detector=None, num_threads: int = 1, fuse_bn: bool = False, channels_last: bool = False,
-                 bf16: bool = False, compile: str | None = None) -> None:
-        from wholebody.nn.speed import compile_model, fuse_conv_bn, to_channels_last
+                 bf16: bool = False, compile: str | None = None, cudnn_benchmark: bool = False) -> None:
+        from wholebody.nn.speed import compile_model, fuse_conv_bn, set_cudnn_benchmark, to_channels_last
         from wholebody.models.checkpoints import load_checkpoint, model_from_state, trained_with_flips
 
         state = load_checkpoint(checkpoint)
@@ -122,9 +135,12 @@ class TopDownEstimator:
             fuse_conv_bn(self.model)
         if channels_last:
             to_channels_last(self.model)
-        if compile:  # attribute reads (config, stride, architecture) pass through to the model
-            self.model = compile_model(self.model, compile)
         self.flip_test = trained_with_flips(state) if flip_test is None else flip_test
+        self.predictor = HeatmapPredictor(self.model.eval(), self.flip_test, channels_last)
+        if compile:  # attribute reads (config, stride, architecture) pass through to the predictor
+            self.predictor = compile_model(self.predictor, compile)
+        if cudnn_benchmark:
+            set_cudnn_benchmark(torch.device(device))
         self.method, self.bf16 = method, bf16
         self._detector, self.num_threads = detector, num_threads
 
@@ -142,5 +158,6 @@ class TopDownEstimator:
         boxes = np.asarray(person_boxes, dtype=np.float64).reshape(-1, 4)
         keep = (boxes[:, 2] > 1) & (boxes[:, 3] > 1)
         scores = np.ones(len(boxes)) if person_scores is None else np.asarray(person_scores, dtype=np.float64)
-        people = predict_people(self.model, image, boxes[keep], scores[keep], self.flip_test, self.method, self.bf16)
+        people = predict_people(self.model, image, boxes[keep], scores[keep], self.flip_test, self.method, self.bf16,
+                                self.predictor)
         return sorted(people, key=lambda p: -p.score)
