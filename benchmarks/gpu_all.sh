@@ -50,6 +50,8 @@ run 150 benchmarks/dope_realtime_profile.py --device "$device" $tiny --repeats 2
 if [ "$device" = cuda ]; then
   run 180 benchmarks/topdown_speed_options.py --arch zoomnet --batch 1 --device cuda --variants compiled-decode+bf16 --compile reduce-overhead --repeats 30 --warmup 10 --json "$out/infer-zoomnet-b1-graphs-decode-bf16.json"
   run 180 benchmarks/topdown_speed_options.py --arch zoomnet --batch 1 --device cuda --variants compiled-flip+bf16 --compile reduce-overhead --repeats 30 --warmup 10 --json "$out/infer-zoomnet-b1-graphs-flip-bf16.json"
+  # training under torch.compile (train --compile), if the budget still allows: HRNet-133, channels-last
+  run 200 benchmarks/train_speed.py --arch hrnet133 --device cuda --batch 64 --steps 10 --warmup 3 --channels-last --compile --json "$out/train-hrnet133-compiled.json"
 else
   echo "=== skipped on $device: the CUDA-graph (reduce-overhead) inference steps"
 fi
