@@ -123,7 +123,6 @@ def dope_step(tiny: bool, batch: int, device: torch.device, amp: bool,
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-5)
 
     def step() -> torch.Tensor:
-        targets = build_targets(arch, labels, model.config)  # as train.loop: inside the step, on the device
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             loss = compute_losses(model, images, labels)["total"]
         optimizer.zero_grad(set_to_none=True)
