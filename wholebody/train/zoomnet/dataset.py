@@ -10,7 +10,7 @@ Randomness is per sample, seeded by (seed, epoch, index): the same epoch gives t
 whatever the number of workers or processes, which makes resumed runs identical.
 
 A sample is what crosses the worker boundary, so it is kept small: the crop as uint8 (384x288:
-0.33 MB; the bilinear crop rounded to the nearest integer) and the crop-space labels of
+0.33 MB; the bilinear crop rounded to the nearest level, ``warp_image_uint8``) and the crop-space labels of
 ``wholebody.train.zoomnet.labels`` (a few KB).  The heatmap targets are built on the training
 device by ``wholebody.train.zoomnet.targets.build_targets``, where the crop also becomes float.
 """
@@ -28,7 +28,7 @@ from wholebody.data.cocowb import GroundTruth, load_ground_truth, read_json_file
 from wholebody.data.errors import AnnotationError, ImageError
 from wholebody.data.images import read_image
 from wholebody.train.zoomnet.labels import hrnet133_labels, zoomnet_labels
-from wholebody.models.zoomnet.transforms import AugmentConfig, sample_geometry, transform_keypoints, transform_part_valid, warp_image
+from wholebody.models.zoomnet.transforms import AugmentConfig, sample_geometry, transform_keypoints, transform_part_valid, warp_image_uint8
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +131,8 @@ class TopDownDataset(torch.utils.data.Dataset):
                                     rng, augment.roi_jitter_shift, augment.roi_jitter_scale)
         else:
             labels = hrnet133_labels(keypoints, valid)
-        crop = warp_image(image, geometry.matrix, input_size)
         return {
-            "image": crop.round_().clamp_(0, 255).to(torch.uint8),  # bilinear of uint8 pixels: 0..255 already
+            "image": warp_image_uint8(image, geometry.matrix, input_size),
             "labels": labels,
             "meta": {"row": row, "ann_id": int(gt.ann_ids[row]), "image_id": int(gt.image_ids[row]),
                      "matrix": torch.from_numpy(geometry.matrix)},
