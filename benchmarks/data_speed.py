@@ -158,7 +158,9 @@ def measure(args) -> dict:
             splits[pipeline].append(stage_times(dataset, indices, pipeline))
             logging.info("round %d %s: %.1f samples/s with %d workers; one sample on one thread: %s ms", round_index,
                          pipeline, rate, args.workers, {k: round(v, 2) for k, v in splits[pipeline][-1].items()})
-    record = {"arch": args.arch, "device": "cpu", "cpu": platform.processor() or platform.machine(),
+    record = {"arch": args.arch, "device": "cpu",
+              "note": "CPU figures of this machine (DataLoader workers, one thread each); no GPU was involved",
+              "cpu": platform.processor() or platform.machine(),
               "cpu_count": os.cpu_count(), "threads_per_worker": 1, "workers": args.workers, "batch": args.batch,
               "batches": args.batches, "rounds": args.rounds, "input_size": list(dataset.config.input_size),
               "gpu_target_images_per_s": GPU_TARGETS[args.arch],
