@@ -27,6 +27,7 @@ from wholebody.train.zoomnet.dataset import TopDownDataset, collate, load_traini
 from wholebody.train.zoomnet.evaluate import evaluate_model, format_stats, mean_keypoint_error
 from wholebody.models.checkpoints import save_checkpoint
 from wholebody.train.zoomnet.losses import LOSSES
+from wholebody.train.zoomnet.targets import step_inputs
 from wholebody.models.zoomnet.transforms import AugmentConfig
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "coco_wholebody"
@@ -53,9 +54,9 @@ def overfit(arch: str = "zoomnet", steps: int = 600, target_ap: float = 0.9, eva
     for step in range(1, steps + 1):
         dataset.set_epoch(step)
         batch = collate([dataset[i] for i in range(len(dataset))])
-        targets = batch["targets"]
+        images, targets = step_inputs(batch, arch, model.config, "cpu")
         model.train()
-        outputs = model(batch["images"], rois=targets["rois"]) if arch == "zoomnet" else model(batch["images"])
+        outputs = model(images, rois=targets["rois"]) if arch == "zoomnet" else model(images)
         terms = loss_fn(outputs, targets)
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()

@@ -65,14 +65,15 @@ def topdown_step(arch: str, tiny: bool, batch: int, device: torch.device, amp: b
     from wholebody.nn.speed import channels_last_input, compile_model, to_channels_last
     from wholebody.train.zoomnet.dataset import TopDownDataset, collate, load_training_set
     from wholebody.train.zoomnet.losses import LOSSES
+    from wholebody.train.zoomnet.targets import build_targets, step_inputs
     from wholebody.models.zoomnet.transforms import AugmentConfig
 
     data = load_training_set(FIXTURES / "coco_wholebody" / "test_coco_wholebody.json", FIXTURES / "coco_wholebody")
     model = build_model(arch, tiny=tiny).to(device).train()
     dataset = TopDownDataset(data, arch, model.config, AugmentConfig.part_jitter_only(0.0), 0)
     crops = collate([dataset[i % len(dataset)] for i in range(batch)])
-    images = crops["images"].to(device)
-    targets = {k: v.to(device) for k, v in crops["targets"].items()}
+    images, targets = step_inputs(crops, arch, model.config, device)
+    labels = {k: v.to(device) for k, v in crops["labels"].items()}
     if channels_last:
         model = to_channels_last(model)
         images = channels_last_input(images)
@@ -81,6 +82,7 @@ def topdown_step(arch: str, tiny: bool, batch: int, device: torch.device, amp: b
     net = compile_model(model, compile_mode) if compile_mode else model  # as train.loop
 
     def step() -> torch.Tensor:
+        targets = build_targets(arch, labels, model.config)  # as train.loop: inside the step, on the device
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             outputs = net(images, rois=targets["rois"]) if arch == "zoomnet" else net(images)
         loss = loss_fn(outputs, targets)["total"]

@@ -12,6 +12,7 @@ import torch
 
 from wholebody.models.registry import build_model
 from wholebody.train.zoomnet.dataset import TopDownDataset, collate, load_training_set
+from wholebody.train.zoomnet.targets import step_inputs
 from wholebody.models.zoomnet.decode import heatmaps_to_keypoints
 from wholebody.models.zoomnet.transforms import AugmentConfig, keypoints_to_original
 
@@ -36,8 +37,8 @@ def test_targets_decode_back_to_the_labels(cocowb, architecture):
     model = build_model(architecture, tiny=True, input_size=(256, 192))
     dataset = TopDownDataset(data, architecture, model.config)
     batch = collate([dataset[i] for i in range(len(dataset))])
-    assert batch["images"].shape == (12, 3, 256, 192) and not batch["skipped"]
-    t = batch["targets"]
+    assert batch["images"].shape == (12, 3, 256, 192) and batch["images"].dtype == torch.uint8 and not batch["skipped"]
+    _, t = step_inputs(batch, architecture, model.config, "cpu")
     outputs = dict(t) if architecture == "hrnet133" else {k: t[k] for k in ("body", "face", "lefthand", "righthand", "rois")}
     crop = heatmaps_to_keypoints(outputs, architecture, 4, method="dark").numpy()
     weight_keys = ["wholebody_weight"] if architecture == "hrnet133" else \
@@ -58,7 +59,7 @@ def test_augmented_samples_are_reproducible_per_epoch(cocowb):
     model = build_model("zoomnet", tiny=True, input_size=(128, 96))
     a = TopDownDataset(data, "zoomnet", model.config, AugmentConfig(), seed=3)
     b = TopDownDataset(data, "zoomnet", model.config, AugmentConfig(), seed=3)
-    assert torch.equal(a[2]["image"], b[2]["image"]) and torch.equal(a[2]["targets"]["rois"], b[2]["targets"]["rois"])
+    assert torch.equal(a[2]["image"], b[2]["image"]) and torch.equal(a[2]["labels"]["rois"], b[2]["labels"]["rois"])
     b.set_epoch(1)
     assert not torch.equal(a[2]["meta"]["matrix"], b[2]["meta"]["matrix"])
 

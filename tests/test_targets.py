@@ -1,4 +1,5 @@
-"""Heatmap targets: Gaussian placement and sigma, weights, ZoomNet box maps, RoIs and head targets."""
+"""Heatmap targets built from crop-space labels: Gaussian placement and sigma, weights, ZoomNet box
+maps, RoIs and head targets (one sample as a batch of 1; batched parity: test_device_targets.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import torch
 
 from wholebody.schema import PART_SLICES
 from wholebody.models.zoomnet.decode import decode_heatmaps
-from wholebody.train.zoomnet.targets import (
-    gaussian_heatmaps, hrnet133_targets, jitter_box, point_weights, sigma_for, tight_part_box, zoomnet_targets,
-)
+from wholebody.train.zoomnet.labels import hrnet133_labels, jitter_box, point_weights, tight_part_box, zoomnet_labels
+from wholebody.train.zoomnet.targets import gaussian_heatmaps, hrnet133_targets, sigma_for, zoomnet_targets
 
 torch.set_num_threads(1)
 
@@ -21,8 +21,9 @@ def test_sigma_by_resolution():
 
 def test_gaussian_peaks_at_the_point_and_masks_outside_or_unlabelled():
     points = np.array([[10.5, 20.5], [13.2, 7.9], [-1.0, 5.0], [5.0, 5.0]])
-    maps, weights = gaussian_heatmaps(points, np.array([1, 1, 1, 0]), (32, 24), sigma=2.0)
-    assert maps.shape == (4, 32, 24)
+    maps, weights = gaussian_heatmaps(torch.from_numpy(points), torch.tensor([1, 1, 1, 0]), (32, 24), sigma=2.0)
+    assert maps.shape == (4, 32, 24) and maps.dtype == torch.float32
+    maps = maps.numpy()
     assert weights.tolist() == [1, 1, 0, 0]
     assert maps[0, 20, 10] == pytest.approx(1.0)  # a point at a cell centre: peak exactly 1 there
     assert np.unravel_index(maps[1].argmax(), maps[1].shape) == (7, 13)
@@ -30,6 +31,14 @@ def test_gaussian_peaks_at_the_point_and_masks_outside_or_unlabelled():
     assert not maps[2].any() and not maps[3].any()
     coords, _ = decode_heatmaps(torch.from_numpy(maps[None, :2]), "dark")  # the encoding decodes back
     assert np.allclose(coords[0].numpy(), points[:2], atol=0.02)
+
+
+def test_gaussian_heatmaps_are_batched_over_leading_dimensions():
+    points = torch.tensor([[[3.5, 4.5], [1e9, 2.0]], [[float("nan"), 1.0], [7.25, 2.75]]])
+    maps, weights = gaussian_heatmaps(points, torch.ones(2, 2), (8, 10), sigma=1.0)
+    assert maps.shape == (2, 2, 8, 10) and weights.tolist() == [[1, 0], [0, 1]]
+    single, _ = gaussian_heatmaps(points[1, 1:], torch.ones(1), (8, 10), sigma=1.0)
+    assert torch.equal(maps[1, 1], single[0]) and not maps[0, 1].any() and not maps[1, 0].any()
 
 
 def test_point_weights_follow_labels_and_part_validity():
@@ -51,9 +60,14 @@ def person(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     return keypoints, {"foot": True, "face": True, "lefthand": True, "righthand": False}
 
 
+def one_sample_targets(labels: dict) -> dict:
+    """Targets of one sample: its labels as a batch of 1, the batch dimension dropped again."""
+    return {k: v[0] for k, v in zoomnet_targets({k: v[None] for k, v in labels.items()}, (256, 192), 64).items()}
+
+
 def test_zoomnet_targets_boxes_rois_and_head_maps():
     keypoints, valid = person(np.random.default_rng(0))
-    t = zoomnet_targets(keypoints, valid, (256, 192), part_size=64, roi_enlarge=1.25, min_roi=8.0)
+    t = one_sample_targets(zoomnet_labels(keypoints, valid, (256, 192), roi_enlarge=1.25, min_roi=8.0))
     assert t["body"].shape == (23, 64, 48) and t["boxes"].shape == (15, 64, 48)
     assert t["face"].shape == (68, 64, 64) and t["lefthand"].shape == (21, 64, 64)
     # box maps: corners and centre of the tight left-hand box, in stride-4 cells
@@ -76,10 +90,10 @@ def test_zoomnet_targets_boxes_rois_and_head_maps():
 
 def test_training_rois_are_jittered_reproducibly():
     keypoints, valid = person(np.random.default_rng(0))
-    args = dict(input_size=(256, 192), part_size=64, roi_enlarge=1.25, min_roi=8.0, jitter_shift=0.1, jitter_scale=0.1)
-    plain = zoomnet_targets(keypoints, valid, **args)["rois"]
-    a = zoomnet_targets(keypoints, valid, rng=np.random.default_rng(3), **args)
-    b = zoomnet_targets(keypoints, valid, rng=np.random.default_rng(3), **args)
+    args = dict(input_size=(256, 192), roi_enlarge=1.25, min_roi=8.0, jitter_shift=0.1, jitter_scale=0.1)
+    plain = zoomnet_labels(keypoints, valid, **args)["rois"]
+    a = zoomnet_labels(keypoints, valid, rng=np.random.default_rng(3), **args)
+    b = zoomnet_labels(keypoints, valid, rng=np.random.default_rng(3), **args)
     assert torch.equal(a["rois"], b["rois"]) and not torch.allclose(a["rois"], plain)
     box = np.array([10.0, 10.0, 30.0, 50.0])
     jittered = jitter_box(box, np.random.default_rng(0), 0.1, 0.1)
@@ -89,6 +103,7 @@ def test_training_rois_are_jittered_reproducibly():
 
 def test_hrnet133_targets_cover_all_points():
     keypoints, valid = person(np.random.default_rng(1))
-    t = hrnet133_targets(keypoints, valid, (256, 192))
-    assert t["wholebody"].shape == (133, 64, 48)
+    labels = hrnet133_labels(keypoints, valid)
+    t = hrnet133_targets({k: v[None] for k, v in labels.items()}, (256, 192))
+    assert t["wholebody"].shape == (1, 133, 64, 48)
     assert t["wholebody_weight"].sum() == 133 - 21  # the unlabelled right hand is masked

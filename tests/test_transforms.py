@@ -10,7 +10,7 @@ from wholebody.data.cocowb import load_ground_truth
 from wholebody.schema import PART_SLICES
 from wholebody.models.zoomnet.transforms import (
     AugmentConfig, CropGeometry, apply_affine, box_to_center_size, crop_matrix, invert_affine, keypoints_to_original,
-    sample_geometry, transform_keypoints, transform_part_valid, warp_image,
+    sample_geometry, transform_keypoints, transform_part_valid, warp_image, warp_image_uint8,
 )
 
 torch.set_num_threads(1)
@@ -58,6 +58,29 @@ def test_warp_image_puts_original_pixels_where_the_matrix_says():
     assert crop.shape == (3, 80, 60)
     assert torch.allclose(crop[:, int(y), int(x)], torch.tensor([255.0, 128.0, 7.0]))
     assert crop.sum() == pytest.approx(255 + 128 + 7, abs=0.01)  # nothing else is lit
+
+
+def test_uint8_warp_is_the_rounded_warp_on_a_real_photo(fixtures_dir):
+    """Random crops of a fixture photo, inside it, across its edges and beside it (all black)."""
+    from wholebody.data.images import read_image
+
+    image = read_image(sorted((fixtures_dir / "coco_wholebody").glob("*.jpg"))[0])
+    rng = np.random.default_rng(0)
+    differing = total = 0
+    for i in range(40):
+        box = (rng.uniform(-150, 650), rng.uniform(-150, 450), rng.uniform(10, 500), rng.uniform(10, 500))
+        if i == 0:
+            box = (5000.0, 5000.0, 50.0, 80.0)  # far outside the image
+        center, size = box_to_center_size(box, 0.75)
+        matrix = crop_matrix(center, size, rng.uniform(-80, 80), (96, 72), flip=bool(i % 2))
+        fast, exact = warp_image_uint8(image, matrix, (96, 72)), warp_image(image, matrix, (96, 72))
+        assert fast.dtype == torch.uint8 and fast.shape == (3, 96, 72)
+        assert (fast.float() - exact).abs().max() <= 0.52
+        differing += int((fast != exact.round().to(torch.uint8)).sum())
+        total += fast.numel()
+        if i == 0:
+            assert not fast.any()
+    assert differing / total < 1e-3  # one level apart only where the exact value sits on .5
 
 
 def test_flip_twice_is_identity():

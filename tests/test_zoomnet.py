@@ -45,8 +45,8 @@ def box_maps_for(boxes: list[list[float]], size=(32, 24), stride=4) -> torch.Ten
     points = []
     for x1, y1, x2, y2 in boxes:
         points += [[x1, y1], [x2, y1], [x1, y2], [x2, y2], [(x1 + x2) / 2, (y1 + y2) / 2]]
-    maps, _ = gaussian_heatmaps(np.array(points) / stride, np.ones(15), size, 1.0)
-    return torch.from_numpy(maps)[None]
+    maps, _ = gaussian_heatmaps(torch.tensor(points) / stride, torch.ones(15), size, 1.0)
+    return maps[None]
 
 
 def test_part_boxes_decode_from_corner_and_centre_peaks():
@@ -93,12 +93,12 @@ def test_keypoints_return_to_original_pixels_through_the_crop_affine():
     nose, face_point = np.array([231.3, 118.9]), np.array([228.6, 121.7])
     # body heatmap (stride 4) with a Gaussian at the nose's crop position
     body = np.zeros((23, 32, 24), np.float32)
-    body[0] = gaussian_heatmaps(apply_affine(nose, matrix)[None] / 4, np.ones(1), (32, 24), 1.0)[0][0]
+    body[0] = gaussian_heatmaps(torch.from_numpy(apply_affine(nose, matrix)[None] / 4), torch.ones(1), (32, 24), 1.0)[0][0]
     # face heatmap over a RoI in crop pixels with a Gaussian at face point 0
     roi = torch.tensor([[[30.0, 10.0, 62.0, 42.0], [0, 0, 8, 8], [0, 0, 8, 8]]])
     face = np.zeros((68, 32, 32), np.float32)
     cells = (apply_affine(face_point, matrix) - [30.0, 10.0]) / 32 * 32
-    face[0] = gaussian_heatmaps(cells[None], np.ones(1), (32, 32), 1.0)[0][0]
+    face[0] = gaussian_heatmaps(torch.from_numpy(cells[None]), torch.ones(1), (32, 32), 1.0)[0][0]
     outputs = {"body": torch.from_numpy(body)[None], "face": torch.from_numpy(face)[None],
                "lefthand": torch.zeros(1, 21, 32, 32), "righthand": torch.zeros(1, 21, 32, 32), "rois": roi}
     crop_points = heatmaps_to_keypoints(outputs, "zoomnet", stride=4, method="dark")[0].numpy()

@@ -61,7 +61,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
                     raise ImageError(path, f"image is {width}x{height} = {width * height / 1e6:.0f} Mpx, "
                                            f"above the limit of {max_pixels / 1e6:.0f} Mpx")
                 image.load()
-                image = ImageOps.exif_transpose(image)
+                # in place: without an orientation tag the copying variant costs a full image copy
+                ImageOps.exif_transpose(image, in_place=True)
                 return to_rgb_uint8(image)
     except ImageError:
         raise

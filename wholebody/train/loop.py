@@ -38,6 +38,7 @@ from wholebody.models.checkpoints import load_checkpoint, save_checkpoint
 from wholebody.train.zoomnet.dataset import TopDownDataset, collate, load_training_set
 from wholebody.train.zoomnet.evaluate import evaluate_model, format_stats
 from wholebody.train.zoomnet.losses import LOSSES
+from wholebody.train.zoomnet.targets import step_inputs
 from wholebody.models.zoomnet.transforms import AugmentConfig
 
 log = logging.getLogger(__name__)
@@ -243,10 +244,10 @@ def train(config: TrainConfig) -> TrainResult:
             if batch["skipped"]:
                 add_skipped(result.skipped, batch["skipped"])
             if batch["size"]:
-                images = batch["images"].to(device, non_blocking=True)
+                # uint8 crops and labels cross to the device; float crops and heatmaps are made there
+                images, targets = step_inputs(batch, config.architecture, model.config, device)
                 if config.channels_last:
                     images = channels_last_input(images)
-                targets = {k: v.to(device, non_blocking=True) for k, v in batch["targets"].items()}
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                     outputs = net(images, rois=targets["rois"]) if config.architecture == "zoomnet" else net(images)
                 terms = loss_fn(outputs, targets)

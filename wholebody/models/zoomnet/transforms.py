@@ -119,6 +119,37 @@ def warp_image(image: np.ndarray, matrix: np.ndarray, output_size: tuple[int, in
     return crop[0]
 
 
+def warp_image_uint8(image: np.ndarray, matrix: np.ndarray, output_size: tuple[int, int]) -> torch.Tensor:
+    """:func:`warp_image` rounded to a (3, out_h, out_w) uint8 crop, at a fraction of its cost.
+
+    Only the part of the image the crop samples (its bounding box plus the bilinear neighbours)
+    is converted to float, instead of the whole image (for a person crop of a COCO photo that
+    conversion was the larger half of the warp), and the sampling grid comes from one composed
+    affine (``affine_grid``) instead of float64 arrays.  The sampling positions are the same up
+    to float32 rounding (about 1e-5 pixel), so a pixel can differ by one level from the rounded
+    :func:`warp_image` where the exact value sits on .5 (tested: under 0.1 % of the pixels).
+    """
+    out_h, out_w = output_size
+    height, width = image.shape[:2]
+    inverse = np.vstack([invert_affine(matrix), [0.0, 0.0, 1.0]])
+    # An affine map's extremes over the crop's pixel centres are at its four corner pixels.
+    corners = np.array([[0.5, 0.5, 1.0], [out_w - 0.5, 0.5, 1.0], [0.5, out_h - 0.5, 1.0], [out_w - 0.5, out_h - 0.5, 1.0]])
+    src = corners @ inverse[:2].T  # original pixels
+    # pixel centres at i + 0.5: a position x reads columns floor(x - 0.5) and floor(x - 0.5) + 1
+    x0, y0 = (int(v) for v in np.clip(np.floor(src.min(axis=0) - 0.5), 0, [width, height]))
+    x1, y1 = (int(v) for v in np.clip(np.floor(src.max(axis=0) - 0.5) + 2, 0, [width, height]))
+    if x1 <= x0 or y1 <= y0:  # the crop misses the image: black, like the zero padding
+        return torch.zeros((3, out_h, out_w), dtype=torch.uint8)
+    # normalised crop coordinates -> crop pixels -> original pixels -> normalised region coordinates
+    from_normalised = np.array([[out_w / 2, 0.0, out_w / 2], [0.0, out_h / 2, out_h / 2], [0.0, 0.0, 1.0]])
+    to_region = np.array([[2 / (x1 - x0), 0.0, -2 * x0 / (x1 - x0) - 1], [0.0, 2 / (y1 - y0), -2 * y0 / (y1 - y0) - 1]])
+    theta = torch.from_numpy(to_region @ inverse @ from_normalised).float()[None]
+    grid = F.affine_grid(theta, [1, 3, out_h, out_w], align_corners=False)
+    source = torch.from_numpy(image[y0:y1, x0:x1].astype(np.float32)).permute(2, 0, 1)[None]
+    crop = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return crop[0].round_().clamp_(0, 255).to(torch.uint8)
+
+
 def half_body_center_size(keypoints: np.ndarray, aspect: float, rng: np.random.Generator,
                           padding: float = 1.5) -> tuple[np.ndarray, np.ndarray] | None:
     """Crop rectangle around the labelled upper or lower body (+ feet) points, or None if too few."""

@@ -8,6 +8,11 @@ sample is dropped from the batch (``batch["skipped"]``), so an epoch never stops
 
 Randomness is per sample, seeded by (seed, epoch, index): the same epoch gives the same crops
 whatever the number of workers or processes, which makes resumed runs identical.
+
+A sample is what crosses the worker boundary, so it is kept small: the crop as uint8 (384x288:
+0.33 MB; the bilinear crop rounded to the nearest level, ``warp_image_uint8``) and the crop-space labels of
+``wholebody.train.zoomnet.labels`` (a few KB).  The heatmap targets are built on the training
+device by ``wholebody.train.zoomnet.targets.build_targets``, where the crop also becomes float.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ import torch
 from wholebody.data.cocowb import GroundTruth, load_ground_truth, read_json_file
 from wholebody.data.errors import AnnotationError, ImageError
 from wholebody.data.images import read_image
-from wholebody.train.zoomnet.targets import hrnet133_targets, zoomnet_targets
-from wholebody.models.zoomnet.transforms import AugmentConfig, sample_geometry, transform_keypoints, transform_part_valid, warp_image
+from wholebody.train.zoomnet.labels import hrnet133_labels, zoomnet_labels
+from wholebody.models.zoomnet.transforms import AugmentConfig, sample_geometry, transform_keypoints, transform_part_valid, warp_image_uint8
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +90,7 @@ def load_training_set(annotations: str | Path, images_dir: str | Path) -> Traini
 
 
 class TopDownDataset(torch.utils.data.Dataset):
-    """Person crops and targets for one architecture.
+    """Person crops (uint8) and crop-space labels for one architecture.
 
     Args:
         data: the :class:`TrainingSet`.
@@ -122,26 +127,28 @@ class TopDownDataset(torch.utils.data.Dataset):
         keypoints = transform_keypoints(gt.keypoints[row], geometry)
         valid = transform_part_valid({p: bool(f[row]) for p, f in gt.part_valid.items()}, geometry.flip)
         if self.architecture == "zoomnet":
-            targets = zoomnet_targets(keypoints, valid, input_size, self.config.part_crop, self.config.roi_enlarge,
-                                      self.config.min_roi_size, rng, augment.roi_jitter_shift, augment.roi_jitter_scale)
+            labels = zoomnet_labels(keypoints, valid, input_size, self.config.roi_enlarge, self.config.min_roi_size,
+                                    rng, augment.roi_jitter_shift, augment.roi_jitter_scale)
         else:
-            targets = hrnet133_targets(keypoints, valid, input_size)
+            labels = hrnet133_labels(keypoints, valid)
         return {
-            "image": warp_image(image, geometry.matrix, input_size),
-            "targets": targets,
+            "image": warp_image_uint8(image, geometry.matrix, input_size),
+            "labels": labels,
             "meta": {"row": row, "ann_id": int(gt.ann_ids[row]), "image_id": int(gt.image_ids[row]),
                      "matrix": torch.from_numpy(geometry.matrix)},
         }
 
 
 def collate(samples: list[dict]) -> dict:
-    """Stack good samples; skipped ones are only listed (``batch["skipped"]``: messages)."""
+    """Stack good samples; skipped ones are only listed (``batch["skipped"]``: messages).
+
+    ``batch["images"]`` (B, 3, H, W) uint8, ``batch["labels"]`` the stacked labels."""
     good = [s for s in samples if "skipped" not in s]
     batch: dict = {"skipped": [s["skipped"] for s in samples if "skipped" in s], "size": len(good)}
     if not good:
         return batch
     batch["images"] = torch.stack([s["image"] for s in good])
-    batch["targets"] = {k: torch.stack([s["targets"][k] for s in good]) for k in good[0]["targets"]}
+    batch["labels"] = {k: torch.stack([s["labels"][k] for s in good]) for k in good[0]["labels"]}
     batch["meta"] = {k: (torch.stack([s["meta"][k] for s in good]) if torch.is_tensor(good[0]["meta"][k])
                          else [s["meta"][k] for s in good]) for k in good[0]["meta"]}
     return batch

@@ -1,4 +1,9 @@
-"""Training targets: Gaussian heatmaps with weights, ZoomNet part-box maps and part RoIs.
+"""Training targets built on the training device, for a whole batch at once, from crop-space labels.
+
+A DataLoader worker ships only the uint8 crop and the labels of ``wholebody.train.zoomnet.labels``
+(a few KB); the heatmaps (HRNet-133: 133 x 96 x 72 float32 = 3.7 MB per sample) are computed
+here inside the training step, on whatever device the labels are on, with no per-sample or
+per-point Python loop and no host synchronisation.
 
 Heatmap convention: a heatmap of stride s covers the crop with cells [u s, (u+1) s); a point at
 crop pixel x sits at continuous cell coordinate x / s, i.e. at cell *index* x / s - 0.5.  The
@@ -11,13 +16,14 @@ lies inside the heatmap; 0 otherwise, so unlabelled or invalid points never ente
 
 from __future__ import annotations
 
-import numpy as np
+import functools
+
 import torch
 
-from wholebody.models.zoomnet.network import NUM_BODY_FOOT, PART_BOXES, part_rois
+from wholebody.models.zoomnet.network import NUM_BODY_FOOT, PART_BOXES
 from wholebody.schema import PART_SLICES
 
-VALIDITY_PARTS = ("foot", "face", "lefthand", "righthand")
+STRIDE = 4  # heatmap stride of both architectures (crop pixels per cell)
 
 
 def sigma_for(heatmap_height: int) -> float:
@@ -25,107 +31,101 @@ def sigma_for(heatmap_height: int) -> float:
     return 2.0 * heatmap_height / 64.0
 
 
-def gaussian_heatmaps(points: np.ndarray, weights: np.ndarray, size: tuple[int, int],
-                      sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Heatmaps for (K, 2) points in continuous cell coordinates.
+def gaussian_heatmaps(points: torch.Tensor, weights: torch.Tensor, size: tuple[int, int],
+                      sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Heatmaps for (..., K, 2) points in continuous cell coordinates, on their device.
 
     Args:
-        points: (K, 2) x, y in cells (pixel-corner origin: cell u spans [u, u+1)).
-        weights: (K,) 1 for points to encode, 0 to skip.
+        points: (..., K, 2) x, y in cells (pixel-corner origin: cell u spans [u, u+1)).
+        weights: (..., K) > 0 for points to encode, 0 to skip.
         size: (height, width) in cells.
     Returns:
-        heatmaps (K, h, w) float32 with peak 1 at the point, weights (K,) float32 (0 outside).
+        heatmaps (..., K, h, w) float32 with peak 1 at the point, weights (..., K) float32 (0
+        outside the map, unlabelled or not finite).
     """
     height, width = size
-    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    inside = (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
-    weights = (np.asarray(weights, dtype=np.float64) > 0) & inside & np.isfinite(points).all(axis=1)
-    xs = np.arange(width) + 0.5 - points[:, 0:1]  # (K, w) distance of each cell centre
-    ys = np.arange(height) + 0.5 - points[:, 1:2]
-    gx = np.exp(-np.nan_to_num(xs) ** 2 / (2 * sigma**2))
-    gy = np.exp(-np.nan_to_num(ys) ** 2 / (2 * sigma**2))
-    maps = gy[:, :, None] * gx[:, None, :] * weights[:, None, None]
-    return maps.astype(np.float32), weights.astype(np.float32)
+    points = torch.as_tensor(points).to(torch.float64)  # the 1-D profiles in float64, like the CPU
+    weights = torch.as_tensor(weights, device=points.device)
+    x, y = points[..., 0], points[..., 1]
+    keep = (weights > 0) & (x >= 0) & (x < width) & (y >= 0) & (y < height) & torch.isfinite(points).all(dim=-1)
+    cells_x = torch.arange(width, device=points.device, dtype=torch.float64) + 0.5
+    cells_y = torch.arange(height, device=points.device, dtype=torch.float64) + 0.5
+    dx = torch.nan_to_num(cells_x - x[..., None])  # (..., K, w) distance of each cell centre
+    dy = torch.nan_to_num(cells_y - y[..., None])
+    gx = torch.exp(-dx.square() / (2 * sigma**2)).float()
+    gy = (torch.exp(-dy.square() / (2 * sigma**2)) * keep[..., None]).float()
+    return gy[..., :, None] * gx[..., None, :], keep.float()
 
 
-def point_weights(keypoints: np.ndarray, part_valid: dict[str, bool]) -> np.ndarray:
-    """(133,) 1 where a point is labelled and its part valid (body has no validity flag)."""
-    weights = (keypoints[:, 2] > 0).astype(np.float64)
-    for part in VALIDITY_PARTS:
-        if not part_valid.get(part, True):
-            weights[PART_SLICES[part]] = 0.0
-    return weights
+def hrnet133_targets(labels: dict[str, torch.Tensor], input_size: tuple[int, int]) -> dict[str, torch.Tensor]:
+    """133 heatmaps at 1/4 of the crop: ``wholebody`` (B, 133, h, w) and ``wholebody_weight`` (B, 133)."""
+    size = (input_size[0] // STRIDE, input_size[1] // STRIDE)
+    maps, weights = gaussian_heatmaps(labels["keypoints"] / STRIDE, labels["weights"], size, sigma_for(size[0]))
+    return {"wholebody": maps, "wholebody_weight": weights}
 
 
-def tight_part_box(keypoints: np.ndarray, weights: np.ndarray, part: str) -> np.ndarray | None:
-    """x1, y1, x2, y2 around a part's labelled points (crop pixels), or None with fewer than 2."""
-    sl = PART_SLICES[part]
-    points = keypoints[sl, :2][weights[sl] > 0]
-    if len(points) < 2:
-        return None
-    return np.concatenate([points.min(axis=0), points.max(axis=0)])
+def box_points(boxes: torch.Tensor) -> torch.Tensor:
+    """(..., 4) x1, y1, x2, y2 -> (..., 5, 2): top-left, top-right, bottom-left, bottom-right, centre."""
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    return torch.stack([torch.stack(p, dim=-1) for p in
+                        ((x1, y1), (x2, y1), (x1, y2), (x2, y2), ((x1 + x2) / 2, (y1 + y2) / 2))], dim=-2)
 
 
-def box_points(box: np.ndarray) -> np.ndarray:
-    """The 5 box-map points: top-left, top-right, bottom-left, bottom-right, centre."""
-    x1, y1, x2, y2 = box
-    return np.array([[x1, y1], [x2, y1], [x1, y2], [x2, y2], [(x1 + x2) / 2, (y1 + y2) / 2]])
+@functools.lru_cache(maxsize=8)
+def _head_points(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keypoint indices of the ``PART_BOXES`` parts, in order, and the part (0..2) of each; made
+    once per device so a step copies nothing to it."""
+    slices = [PART_SLICES[part] for part in PART_BOXES]
+    index = torch.cat([torch.arange(sl.start, sl.stop) for sl in slices])
+    owner = torch.cat([torch.full((sl.stop - sl.start,), i) for i, sl in enumerate(slices)])
+    return index.to(device), owner.to(device)
 
 
-def jitter_box(box: np.ndarray, rng: np.random.Generator | None, shift: float, scale: float) -> np.ndarray:
-    """Randomly move (by +- shift x size) and resize (x 1 +- scale) a box; unchanged without rng."""
-    if rng is None or (shift == 0 and scale == 0):
-        return box
-    centre = (box[:2] + box[2:]) / 2 + rng.uniform(-1, 1, 2) * shift * (box[2:] - box[:2])
-    half = (box[2:] - box[:2]) / 2 * rng.uniform(1 - scale, 1 + scale)
-    return np.concatenate([centre - half, centre + half])
+def zoomnet_targets(labels: dict[str, torch.Tensor], input_size: tuple[int, int],
+                    part_size: int) -> dict[str, torch.Tensor]:
+    """ZoomNet targets for a batch of labels (``wholebody.train.zoomnet.labels.zoomnet_labels``).
 
-
-def hrnet133_targets(keypoints: np.ndarray, part_valid: dict[str, bool], input_size: tuple[int, int],
-                     stride: int = 4) -> dict[str, torch.Tensor]:
-    """133 heatmaps at 1/stride for keypoints already in crop pixels."""
-    size = (input_size[0] // stride, input_size[1] // stride)
-    maps, weights = gaussian_heatmaps(keypoints[:, :2] / stride, point_weights(keypoints, part_valid), size,
-                                      sigma_for(size[0]))
-    return {"wholebody": torch.from_numpy(maps), "wholebody_weight": torch.from_numpy(weights)}
-
-
-def zoomnet_targets(keypoints: np.ndarray, part_valid: dict[str, bool], input_size: tuple[int, int],
-                    part_size: int, roi_enlarge: float, min_roi: float, rng: np.random.Generator | None = None,
-                    jitter_shift: float = 0.0, jitter_scale: float = 0.0, stride: int = 4) -> dict[str, torch.Tensor]:
-    """ZoomNet targets for keypoints already in crop pixels.
-
-    Returns tensors: ``body`` (23, h, w) + ``body_weight`` (23,); ``boxes`` (15, h, w) +
-    ``boxes_weight`` (15,); ``rois`` (3, 4) part RoIs in crop pixels (ground-truth tight box,
-    jittered when ``rng`` is given, then squared/enlarged like at inference); and per part of
-    ``PART_BOXES`` its (n, S, S) heatmaps over the RoI with ``<part>_weight`` (n,).
+    Returns ``body`` (B, 23, h, w) + ``body_weight`` (B, 23); ``boxes`` (B, 15, h, w) +
+    ``boxes_weight`` (B, 15); ``rois`` (B, 3, 4) as shipped; and per part of ``PART_BOXES`` its
+    (B, n, S, S) heatmaps over the RoI with ``<part>_weight`` (B, n).
     """
-    size = (input_size[0] // stride, input_size[1] // stride)
+    keypoints, weights = labels["keypoints"], labels["weights"]
+    batch = keypoints.shape[0]
+    size = (input_size[0] // STRIDE, input_size[1] // STRIDE)
     sigma = sigma_for(size[0])
-    weights = point_weights(keypoints, part_valid)
-    body, body_w = gaussian_heatmaps(keypoints[:NUM_BODY_FOOT, :2] / stride, weights[:NUM_BODY_FOOT], size, sigma)
-    out = {"body": torch.from_numpy(body), "body_weight": torch.from_numpy(body_w)}
-    box_points_all, box_weights, rois = [], [], []
-    centre = np.array([input_size[1] / 2, input_size[0] / 2])
-    for part in PART_BOXES:
-        box = tight_part_box(keypoints, weights, part)
-        if box is None:  # no box target; a placeholder RoI whose head loss is masked out
-            box_points_all.append(np.zeros((5, 2)))
-            box_weights.append(np.zeros(5))
-            box = np.concatenate([centre - min_roi / 2, centre + min_roi / 2])
-        else:
-            box_points_all.append(box_points(box))
-            box_weights.append(np.ones(5))
-        rois.append(jitter_box(box, rng, jitter_shift, jitter_scale))
-    box_maps, box_w = gaussian_heatmaps(np.concatenate(box_points_all) / stride, np.concatenate(box_weights), size, sigma)
-    roi_tensor = part_rois(torch.tensor(np.stack(rois)), roi_enlarge, min_roi).float()
-    out.update(boxes=torch.from_numpy(box_maps), boxes_weight=torch.from_numpy(box_w), rois=roi_tensor)
-    part_sigma = sigma_for(part_size)
-    for index, part in enumerate(PART_BOXES):
-        x1, y1, x2, y2 = roi_tensor[index].double().numpy()
-        sl = PART_SLICES[part]
-        cells = (keypoints[sl, :2] - [x1, y1]) / np.array([x2 - x1, y2 - y1]) * part_size
-        part_weights = weights[sl] * float(box_weights[index].any())
-        maps, w = gaussian_heatmaps(cells, part_weights, (part_size, part_size), part_sigma)
-        out[part], out[part + "_weight"] = torch.from_numpy(maps), torch.from_numpy(w)
+    body, body_w = gaussian_heatmaps(keypoints[:, :NUM_BODY_FOOT] / STRIDE, weights[:, :NUM_BODY_FOOT], size, sigma)
+    corners = box_points(labels["part_boxes"]).reshape(batch, -1, 2)  # (B, 15, 2)
+    corner_weights = labels["part_box_weight"][:, :, None].expand(-1, -1, 5).reshape(batch, -1)
+    boxes, boxes_w = gaussian_heatmaps(corners / STRIDE, corner_weights, size, sigma)
+    out = {"body": body, "body_weight": body_w, "boxes": boxes, "boxes_weight": boxes_w, "rois": labels["rois"]}
+    # All head points in one call: each point in the cells of its own part's RoI.
+    index, owner = _head_points(keypoints.device)
+    rois = labels["rois"].to(torch.float64)[:, owner]  # (B, n, 4)
+    cells = (keypoints[:, index] - rois[..., :2]) / (rois[..., 2:] - rois[..., :2]) * part_size
+    head_weights = weights[:, index] * labels["part_box_weight"][:, owner]
+    maps, head_w = gaussian_heatmaps(cells, head_weights, (part_size, part_size), sigma_for(part_size))
+    start = 0
+    for part in PART_BOXES:  # three views of the one computation
+        stop = start + PART_SLICES[part].stop - PART_SLICES[part].start
+        out[part], out[part + "_weight"] = maps[:, start:stop], head_w[:, start:stop]
+        start = stop
     return out
+
+
+def build_targets(architecture: str, labels: dict[str, torch.Tensor], model_config) -> dict[str, torch.Tensor]:
+    """The loss targets of ``architecture`` for a batch of labels, on the labels' device."""
+    input_size = tuple(model_config.input_size)
+    if architecture == "zoomnet":
+        return zoomnet_targets(labels, input_size, model_config.part_crop)
+    return hrnet133_targets(labels, input_size)
+
+
+def step_inputs(batch: dict, architecture: str, model_config, device: torch.device | str):
+    """A collated batch -> (images (B, 3, H, W) float32 0..255, targets), both on ``device``.
+
+    The uint8 crops and the small labels cross to the device; the crops become float and the
+    targets are built there.
+    """
+    images = batch["images"].to(device, non_blocking=True).float()
+    labels = {k: v.to(device, non_blocking=True) for k, v in batch["labels"].items()}
+    return images, build_targets(architecture, labels, model_config)
