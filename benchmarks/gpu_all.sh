@@ -43,6 +43,8 @@ run 120 benchmarks/dope_post_speed.py --device "$device" --anchors centre --base
 run 120 benchmarks/dope_post_speed.py --device "$device" --anchors spread --baseline --repeats 10
 # DOPE real-time mode: plain / fused BN / fused + channels-last; ms, norm passes, kernels, host syncs
 run 150 benchmarks/dope_realtime_profile.py --device "$device" $tiny --repeats 20 --json "$out/dope-realtime.json"
+# the top-down data pipeline on this host's own cores (workers per GPU for the training targets)
+run 90 benchmarks/data_speed.py --arch hrnet133 --workers 8 --batch 32 --batches 6 --rounds 1 --json "$out/data-hrnet133-w8.json"
 # last: compiling can take minutes; CUDA graphs only on CUDA.
 # ZoomNet batch 1 as CUDA graphs, each compile in its own step (a slow one cannot cost the others), the
 # most wanted first: whole inference with the RoI decode inside under bf16 (issue 15's <= 10 ms target),
