@@ -94,14 +94,20 @@ def _dead_pid() -> int:
 
 def test_the_next_run_removes_scratch_folders_of_dead_workers_runs_only(tmp_path, fake_predict):
     out = tmp_path / "out"
-    dead, alive = _dead_pid(), os.getppid()
+    # a live process the test owns (the parent of pytest may exit while a detached run goes on)
+    living = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    dead, alive = _dead_pid(), living.pid
     for name in (f".shards-{dead}/0", f".shards-{alive}/0", ".shards-mine/0", f"shards-{dead}/0"):
         (out / name).mkdir(parents=True)
         (out / name / "results.json").write_text("[]")
     (out / f".shards-{dead}x").write_text("a file, not our folder")
     inputs = tmp_path / "in"
     _people_images(inputs, 1)
-    assert fake_predict(inputs, "--out", out, "--no-overlay") == 0
+    try:
+        assert fake_predict(inputs, "--out", out, "--no-overlay") == 0
+    finally:
+        living.kill()
+        living.wait()
     left = sorted(p.name for p in out.iterdir() if p.name.startswith((".shards", "shards")))
     assert left == [f".shards-{alive}", f".shards-{dead}x", ".shards-mine", f"shards-{dead}"]
 
