@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from flip_test_reference import predict_heatmaps_two_passes
+from op_counter import OpCounter
 from wholebody.data.images import read_image
 from wholebody.models.registry import build_model
 from wholebody.models.zoomnet.flip_test import HeatmapPredictor
@@ -61,16 +61,6 @@ def test_one_pass_flip_test_equals_the_two_passes(architecture, ground_truth, co
         if name not in ("rois", "box_scores"):
             assert value.abs().amax() > 0.1, f"{name}: heatmaps too flat for the tolerance to mean anything"
         torch.testing.assert_close(got[name], value, rtol=1e-5, atol=1e-5, msg=lambda m: f"{name}: {m}")
-
-
-class OpCounter(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.count += 1
-        return func(*args, **(kwargs or {}))
 
 
 @pytest.mark.parametrize("architecture", ["zoomnet", "hrnet133"])

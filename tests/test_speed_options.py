@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
+from op_counter import OpCounter
 from wholebody.models.dope.network import dope_tiny
 from wholebody.models.registry import build_model
 from wholebody.nn.blocks import FrozenBatchNorm2d
@@ -98,16 +98,6 @@ def test_cuda_graphs_only_on_cuda():
         compile_model(model, "reduce-overhead")
     with pytest.raises(ValueError, match="unknown compile mode"):
         compile_model(model, "fast")
-
-
-class OpCounter(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.count += 1
-        return func(*args, **(kwargs or {}))
 
 
 def test_zoomnet_launches_the_same_ops_for_any_batch():
