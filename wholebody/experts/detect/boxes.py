@@ -46,7 +46,10 @@ def letterbox(image: np.ndarray, input_w: int, input_h: int, keep_aspect: bool =
     else:
         scale, new_w, new_h = max(input_w / w, input_h / h), input_w, input_h
     pad_x, pad_y = (input_w - new_w) // 2, (input_h - new_h) // 2
-    chw = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None]
+    # Planar (C, H, W) float32 in one copy: the antialiased resize reads a planar tensor about a
+    # quarter faster than a permuted view of the interleaved image, with the same sums in the
+    # same order (equal outputs: tests/test_detect_letterbox_layout.py).
+    chw = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))[None]
     resized = F.interpolate(chw, size=(new_h, new_w), mode="bilinear", align_corners=False,
                             antialias=bool(scale < 1))
     canvas = torch.full((1, 3, input_h, input_w), fill, dtype=torch.float32)

@@ -167,7 +167,7 @@ class PeopleDetector:
         boxes, scores, keypoints = [], [], []
         for start in (0, side - cut):
             tile = image[:, start:start + cut] if along else image[start:start + cut]
-            found = self.movenet(np.ascontiguousarray(tile))
+            found = self.movenet(tile)  # a view: letterbox makes its one planar float copy
             keep = found.scores >= MOVENET_THRESHOLD
             shift = np.array([start, 0.0]) if along else np.array([0.0, start])
             boxes.append(found.boxes[keep] + np.concatenate([shift, [0.0, 0.0]]))
