@@ -1,5 +1,6 @@
-"""``detect.boxes.letterbox`` resizes a planar copy of the image: its network inputs equal, bit for
-bit, those of the earlier interleaved path (a permuted view of ``image.astype(float32)``)."""
+"""``detect.boxes.letterbox`` resizes a planar copy of the image (``detect.planar.PlanarImage``, made
+once per image and shared by the person detectors): its network inputs equal, bit for bit, those
+of the earlier path (a permuted view of ``image.astype(float32)`` per call)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from wholebody.experts.detect.boxes import letterbox
+from wholebody.experts.detect.planar import PlanarImage
 
 PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "photos"
 
@@ -36,11 +38,16 @@ def interleaved_letterbox(image, input_w, input_h, keep_aspect=True, fill=0.0):
 INPUTS = [(256, 192, True), (192, 256, True), (256, 256, True), (512, 512, True), (512, 512, False)]
 
 
-def _check(image):
+def _check(image, planar=None):
+    """``letterbox`` of the array and of its planar form (default: converted here) equal the earlier path."""
+    planar = PlanarImage.of(image) if planar is None else planar
+    assert planar.shape == image.shape
     for width, height, keep in INPUTS:
-        tensor, _ = letterbox(image, width, height, keep)
-        assert tensor.is_contiguous() and tensor.shape == (1, height, width, 3)
-        assert torch.equal(tensor, interleaved_letterbox(image, width, height, keep)), (image.shape, width, height)
+        expected = interleaved_letterbox(image, width, height, keep)
+        for given in (image, planar):
+            tensor, _ = letterbox(given, width, height, keep)
+            assert tensor.is_contiguous() and tensor.shape == (1, height, width, 3)
+            assert torch.equal(tensor, expected), (type(given).__name__, image.shape, width, height)
 
 
 def test_equal_on_synthetic_images_down_and_up_scaled():
@@ -57,5 +64,17 @@ def test_equal_on_group_photos_and_their_tiles():
 
     for path in photos:
         image = np.asarray(Image.open(path).convert("RGB"))
-        _check(image)
-        _check(image[:, : int(0.6 * image.shape[1])])  # a tile: a non-contiguous view, as people._tiles cuts
+        planar = PlanarImage.of(image)
+        _check(image, planar)
+        left, bottom = int(0.6 * image.shape[1]), image.shape[0] - int(0.6 * image.shape[0])
+        # tiles as people._tiles cuts them: non-contiguous views of the array and of the planar copy
+        _check(image[:, :left], planar[:, :left])
+        _check(image[bottom:], planar[bottom:])
+        _check(image[bottom:, 7:left], planar[bottom:, 7:left])
+
+
+def test_planar_image_rejects_what_is_not_an_rgb_image():
+    with pytest.raises(ValueError, match="RGB"):
+        PlanarImage.of(np.zeros((4, 4), np.uint8))
+    with pytest.raises(TypeError, match="slices"):
+        PlanarImage.of(np.zeros((4, 4, 3), np.uint8))[1]
