@@ -99,3 +99,19 @@ def test_estimator_outputs_equal_the_path_that_runs_every_crop():
     every = estimator(image)
     assert len(reused) == len(every) > 0
     _assert_identical(_outputs(reused), _outputs(every))
+
+
+def test_model_outputs_are_the_callers_own_arrays():
+    """``TFLiteModel`` returns ``get_tensor``'s arrays without a second copy: they must still be the
+    caller's own, i.e. a later run (on another input) leaves them as they were."""
+    pytest.importorskip("mediapipe", reason="the part experts need mediapipe==0.10.14's bundled models")
+    pytest.importorskip("ai_edge_litert", reason="the part experts run the models with ai-edge-litert")
+    from wholebody.experts.runtime.tflite import TFLiteModel
+
+    model = TFLiteModel("hand_landmark_lite")
+    rng = np.random.default_rng(0)
+    first = model(rng.random((1, 224, 224, 3), dtype=np.float32))
+    kept = [a.copy() for a in first]
+    second = model(rng.random((1, 224, 224, 3), dtype=np.float32))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, second))  # the two runs differ ...
+    assert all(np.array_equal(a, b) for a, b in zip(first, kept))  # ... and the first run's arrays did not change
