@@ -81,7 +81,7 @@ def _assert_identical(a, b):
 @pytest.mark.parametrize("name", ["ultralytics_zidane.jpg", "insightface_t1.jpg"])
 def test_estimator_outputs_equal_the_path_that_runs_every_crop(name):
     """On these photos the duplicate rule re-estimates bodies on boxes the main loop already ran
-    (measured: 1 and 2 body boxes); every output of every person stays bit-identical."""
+    (measured: one body box on each); every output of every person stays bit-identical."""
     pytest.importorskip("mediapipe", reason="the part experts need mediapipe==0.10.14's bundled models")
     pytest.importorskip("ai_edge_litert", reason="the part experts run the models with ai-edge-litert")
     path = PHOTOS / name
