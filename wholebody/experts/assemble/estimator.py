@@ -40,6 +40,7 @@ from wholebody.experts.landmarks.body import BodyExpert, BodyLandmarks
 from wholebody.experts.landmarks.face import FaceExpert, head_crop
 from wholebody.experts.landmarks.hands import HandExpert, wrist_crop
 from wholebody.experts.landmarks.point_scores import body_part_scores, cap_unseen_scores
+from wholebody.experts.runtime.reuse import ImageRuns
 from wholebody.experts.runtime.tflite import default_num_threads
 from wholebody.types import Person, too_small_for_people
 
@@ -158,6 +159,7 @@ class WholeBodyEstimator:
 
             self.parts = PartFinder(self.hands, faces=face is not None, tiles=part_tiles, num_threads=num_threads)
         self.hand_assembler = HandAssembler.for_parts(self.parts, hand_search)
+        self.runs = ImageRuns()  # a body crop asked for twice on one image runs once (runtime.reuse)
 
     @property
     def detector(self) -> Callable:
@@ -188,6 +190,7 @@ class WholeBodyEstimator:
             one ``Person`` per box whose body the body expert finds, by descending score.
         """
         image = _check_image(image)
+        self.runs.start(image)
         if too_small_for_people(image):
             return []  # the 1-pixel rule (wholebody.types.MIN_IMAGE_SIDE), as in predict
         if person_boxes is None:
@@ -245,7 +248,7 @@ class WholeBodyEstimator:
                      person_box: np.ndarray | None = None, angle: float = 0.0):
         """(Person with body and feet, BodyLandmarks) for one box (crop turned by ``angle`` radians), unseen points'
         scores capped; (None, body) below ``min_body_score``; ``person_box`` (default ``box``) becomes the person's box."""
-        body = self.body(image, box, angle)
+        body = self.runs.get(self.body, image, box, angle)
         if body.score < self.min_body_score:
             return None, body
         person = body_person(body, box if person_box is None else person_box, prior)

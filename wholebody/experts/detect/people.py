@@ -35,6 +35,7 @@ from typing import Any, Callable
 import numpy as np
 
 from wholebody.experts.detect.detections import Detections
+from wholebody.experts.detect.planar import PlanarImage
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +158,10 @@ class PeopleDetector:
         self.last_timing: dict[str, float] = {}
         self.last_cpu: dict[str, float] = {}
 
-    def _tiles(self, image: np.ndarray) -> Detections:
+    def _tiles(self, image: np.ndarray | PlanarImage) -> Detections:
         """MoveNet on two overlapping halves of the image (``TILE_FRACTION`` of the longer side):
-        people in a group are twice as large there, and each tile has its own 6-person cap."""
+        people in a group are twice as large there, and each tile has its own 6-person cap.
+        ``image``: an (H, W, 3) uint8 array or its ``PlanarImage``."""
         h, w = image.shape[:2]
         along = 1 if w >= h else 0
         side = image.shape[along]
@@ -167,7 +169,7 @@ class PeopleDetector:
         boxes, scores, keypoints = [], [], []
         for start in (0, side - cut):
             tile = image[:, start:start + cut] if along else image[start:start + cut]
-            found = self.movenet(np.ascontiguousarray(tile))
+            found = self.movenet(tile)  # a view: letterbox makes its one planar float copy
             keep = found.scores >= MOVENET_THRESHOLD
             shift = np.array([start, 0.0]) if along else np.array([0.0, start])
             boxes.append(found.boxes[keep] + np.concatenate([shift, [0.0, 0.0]]))
@@ -193,14 +195,21 @@ class PeopleDetector:
 
     def __call__(self, image: np.ndarray) -> Detections:
         self.last_timing, self.last_cpu = {}, {}
-        candidates = self._timed("movenet", self.movenet, image)
+        candidates, planar = self._timed("movenet", self._movenet_shared, image)
         strong = candidates.scores >= MOVENET_THRESHOLD
         movenet = Detections(candidates.boxes[strong], candidates.scores[strong], candidates.keypoints[strong])
         found = {"movenet": movenet}
         if self.escalate == "always" or (self.escalate and not (strong.sum() == 1 and len(strong) == 1)):
             for name, detector in self._extra_detectors().items():
-                found[name] = self._timed(name, detector, image)
+                found[name] = self._timed(name, detector, image if name == "blazepose" else planar)
         return fuse_detections(found, self.fusion, self.score_rule)
+
+    def _movenet_shared(self, image: np.ndarray) -> tuple[Detections, PlanarImage]:
+        """MoveNet's candidates, and the image converted to float once (``planar.PlanarImage``):
+        MoveNet, its tiles and CenterNet letterbox the same pixels (BlazePose's detector cuts its
+        own crop from the uint8 image)."""
+        planar = PlanarImage.of(image)
+        return self.movenet(planar), planar
 
     def _timed(self, name: str, detector, image: np.ndarray):
         start, start_cpu = time.perf_counter(), time.process_time()

@@ -156,7 +156,10 @@ class HandExpert:
             crop = self.recrop(image, crop)
         crop = SquareCrop(crop.center, crop.side, crop.angle, INPUT_SIZE)
         pixels = crop.extract(image).astype(np.float32) / 255.0
-        passes = [_run(model, pixels, mirrored) for model in self.models for mirrored in (False, True)[: 1 + self.mirror]]
+        # The mirrored crop is made contiguous once, not once per model (TFLite needs contiguous input).
+        flipped = np.ascontiguousarray(pixels[None, :, ::-1]) if self.mirror else None
+        passes = [_run(model, pixels, mirrored, flipped) for model in self.models
+                  for mirrored in (False, True)[: 1 + self.mirror]]
         landmarks, presence, right, world = (np.mean(values, axis=0) for values in zip(*passes))
         return HandLandmarks(
             points=crop.to_image(landmarks),
@@ -167,13 +170,15 @@ class HandExpert:
         )
 
 
-def _run(model: TFLiteModel, pixels: np.ndarray, mirrored: bool) -> tuple[np.ndarray, float, float, np.ndarray]:
-    """One pass on a (224, 224, 3) [0, 1] crop, mirrored left-right if asked, read back unmirrored.
+def _run(model: TFLiteModel, pixels: np.ndarray, mirrored: bool,
+         flipped: np.ndarray | None = None) -> tuple[np.ndarray, float, float, np.ndarray]:
+    """One pass on a (224, 224, 3) [0, 1] crop, mirrored left-right if asked, read back unmirrored
+    (``flipped``: the mirrored (1, 224, 224, 3) batch when the caller made it already).
 
     Returns (21, 3) landmarks in crop pixels (x, y, relative depth), presence, the probability of
     the person's right hand, and (21, 3) world landmarks in metres along the crop's axes.
     """
-    batch = pixels[None, :, ::-1] if mirrored else pixels[None]
+    batch = (pixels[None, :, ::-1] if flipped is None else flipped) if mirrored else pixels[None]
     landmarks, presence, handedness, world = model(batch)  # TFLiteModel makes it contiguous
     landmarks, world = landmarks.reshape(21, 3), world.reshape(21, 3)
     right = float(handedness.reshape(-1)[0])
