@@ -50,7 +50,7 @@ def _box(box) -> list[int] | None:
 def report(recorder: RecordingAssembler) -> list[str]:
     """The lines printed for one photo (module docstring)."""
     from wholebody.experts.assemble.association import body_scale, hand_pair_cost
-    from wholebody.experts.assemble.hand_assembly import ELBOWS, WRISTS
+    from wholebody.experts.assemble.limbs import ELBOWS, WRISTS
 
     assembler, people = recorder.assembler, recorder.people
     crops = {(i, SIDES.index(side)): hand for i, side, hand in recorder.crop_hands}

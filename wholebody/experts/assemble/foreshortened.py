@@ -25,14 +25,13 @@ import logging
 import numpy as np
 
 from wholebody.experts.assemble.association import body_scale
+from wholebody.experts.assemble.limbs import ELBOWS, SIDES, WRISTS
 from wholebody.experts.assemble.person import PART_FOUND
 from wholebody.experts.crops import SquareCrop, angle_for_up
 from wholebody.types import Person
 
 TIGHT_CROP = 0.5  # a wrist crop narrower than this many body scales saw only part of a hand
 WIDE_SIDE = 0.8  # the second crop's side, body scales (a hand is about 0.4-0.6 of them long)
-ELBOWS, WRISTS = (7, 8), (9, 10)  # COCO-WholeBody indices, side order left, right
-SIDES = ("left", "right")
 log = logging.getLogger(__name__)
 
 

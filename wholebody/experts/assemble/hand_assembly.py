@@ -31,12 +31,11 @@ import numpy as np
 
 from wholebody.experts.assemble.association import body_scale, box_iou, greedy_pairs, hand_pair_cost
 from wholebody.experts.assemble.foreshortened import foreshortened_hands
+from wholebody.experts.assemble.limbs import ELBOWS, SIDES, WRISTS
 from wholebody.experts.assemble.person import PART_FOUND, fill_hand
 from wholebody.types import Person
 
 log = logging.getLogger(__name__)
-SIDES = ("left", "right")
-ELBOWS, WRISTS = (7, 8), (9, 10)  # COCO-WholeBody indices, side order left, right
 SAME_HAND_IOU = 0.3
 SEARCH_SIDE = 2.0  # wrist search region side, body scales
 SEARCH_SHIFT = 0.35  # its centre lies this many forearms past the wrist (where the hand is)

@@ -37,7 +37,8 @@ from wholebody.experts.assemble.face_search import MIN_FACE_SCORE, nose_in_face 
 
 log = logging.getLogger(__name__)
 
-SHOULDERS, ELBOWS, WRISTS, HIPS = (5, 6), (7, 8), (9, 10), (11, 12)
+SHOULDERS, ELBOWS, WRISTS, HIPS = (5, 6), (7, 8), (9, 10), (11, 12)  # COCO-WholeBody indices, in SIDES order
+SIDES = ("left", "right")
 LIMB_POINTS = tuple(range(5, 17))  # shoulders, elbows, wrists, hips, knees, ankles
 OWN_FACE_OK = WRISTS  # a hand may touch its own face
 NOT_MINE_SCORE = 0.1
